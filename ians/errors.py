@@ -1,0 +1,110 @@
+"""Every error IANS raises on purpose, each knowing its HTTP status.
+
+IansError (500)
+  BadRequest (400)        malformed JSON, a body that is not an object
+  Unauthorized (401)      no token, unknown token
+  Forbidden (403)         a valid token that may not do this
+  NotFound (404)          UnknownMessage, UnknownPointOfContact, UnknownExercise
+  Conflict (409)          a state that forbids the request
+  PayloadTooLarge (413)   a body over the limit
+  InvalidInput (422)      a field that breaks a rule; `details` name the field paths
+    FileError             a contacts or scenario file: every problem with file, line, field
+
+One middleware renders them as {"error": {"code", "message", "details"}}; the CLI
+prints `message` and each detail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class IansError(Exception):
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class BadRequest(IansError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(IansError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(IansError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(IansError, LookupError):
+    status = 404
+    code = "not_found"
+
+
+class UnknownMessage(NotFound):
+    def __init__(self, message_id: str) -> None:
+        super().__init__(f"no message {message_id!r}")
+
+
+class UnknownPointOfContact(NotFound):
+    def __init__(self, poc_id: str) -> None:
+        super().__init__(f"no point of contact {poc_id!r}")
+
+
+class Conflict(IansError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(IansError):
+    status = 413
+    code = "payload_too_large"
+
+
+class InvalidInput(IansError, ValueError):
+    status = 422
+    code = "invalid"
+
+    @classmethod
+    def at(cls, field: str, message: str) -> InvalidInput:
+        """One invalid field: `field` is a dotted path such as `to[2]` or `content.location.lat`."""
+        return cls(f"{field}: {message}", [{"field": field, "message": message}])
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One mistake in a file: where it is and what is wrong."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class FileError(InvalidInput):
+    """A contacts or scenario file (or several) with mistakes; nothing of them was loaded."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        first = str(problems[0]) if problems else "invalid file"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(
+            first + more,
+            [
+                {"file": p.file, "line": p.line, "field": p.field, "message": p.message}
+                for p in problems
+            ],
+        )
