@@ -108,3 +108,8 @@ class FileError(InvalidInput):
                 for p in problems
             ],
         )
+
+
+class NotDelivered(Forbidden):
+    def __init__(self, message_id: str, poc: str) -> None:
+        super().__init__(f"message {message_id!r} was not delivered to {poc!r}")

@@ -1,0 +1,114 @@
+"""Delivery channels: how a message or a reminder reaches a point of contact.
+
+A channel is small: it says whether it reaches a PoC and delivers one notice.
+The inbox channel is built in: a delivery is a stored row that the PoC reads
+through the API, so it has already happened when the transaction commits. Email
+and webhook channels plug in beside it. Each delivery a channel makes is recorded
+as a `delivered` event; a failure as `delivery_failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from ians.clock import Clock
+from ians.domain.chase import Event, EventKind
+from ians.domain.contacts import PointOfContact, Registry
+from ians.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class NoticeKind(StrEnum):
+    MESSAGE = "message"
+    REMINDER = "reminder"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Tell `poc` about a message: first delivery (or escalation), or a reminder."""
+
+    kind: NoticeKind
+    message_id: str
+    poc: str
+    country: str
+
+
+class Channel(Protocol):
+    name: str
+
+    def reaches(self, poc: PointOfContact) -> bool:
+        """Whether this channel has a way to reach the PoC."""
+
+    async def deliver(self, notice: Notice, poc: PointOfContact) -> None:
+        """Deliver one notice; raises on failure."""
+
+
+class InboxChannel:
+    """The built-in channel: the stored delivery is the inbox entry, committed before this runs."""
+
+    name = "inbox"
+
+    def reaches(self, poc: PointOfContact) -> bool:
+        return True
+
+    async def deliver(self, notice: Notice, poc: PointOfContact) -> None:
+        return None
+
+
+class Dispatcher:
+    """Hands notices to every channel that reaches the PoC, in the background."""
+
+    def __init__(
+        self, store: Store, registry: Registry, clock: Clock, channels: Sequence[Channel]
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._clock = clock
+        self._channels = list(channels)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, notices: Sequence[Notice]) -> None:
+        """Deliver these notices after the caller's commit; returns at once."""
+        if not notices:
+            return
+        task = asyncio.create_task(self._deliver_all(list(notices)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait until every submitted notice has been delivered or has failed."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _deliver_all(self, notices: list[Notice]) -> None:
+        results = await asyncio.gather(
+            *(self._deliver(n, c) for n in notices for c in self._channels_for(n))
+        )
+        events = [e for e in results if e is not None]
+        if events:
+            await self._store.record_events(events)
+
+    def _channels_for(self, notice: Notice) -> list[Channel]:
+        poc = self._registry.pocs.get(notice.poc)
+        return [c for c in self._channels if poc is not None and c.reaches(poc)]
+
+    async def _deliver(self, notice: Notice, channel: Channel) -> Event | None:
+        poc = self._registry.poc(notice.poc)
+        detail: dict[str, object] = {"channel": channel.name, "notice": notice.kind.value}
+        try:
+            await channel.deliver(notice, poc)
+        except Exception as exc:  # a channel's failure is a fact to record, not a crash
+            log.warning("%s delivery of %s to %s failed: %s", channel.name, notice.message_id,
+                        notice.poc, exc)
+            return Event(self._clock.now(), EventKind.DELIVERY_FAILED, notice.message_id,
+                         notice.country, notice.poc, detail={**detail, "error": str(exc)})
+        if notice.kind is NoticeKind.REMINDER:
+            return None  # the reminder itself is the `reminded` event
+        return Event(self._clock.now(), EventKind.DELIVERED, notice.message_id, notice.country,
+                     notice.poc, detail=detail)

@@ -1,0 +1,143 @@
+"""The chase of one recipient country for one message: its state and its transitions.
+
+A chase starts when the message reaches the country's first PoC and ends when any
+PoC that received it acknowledges, or when the policy gives up. Transitions are
+pure: they take the time and return the new state and what happened, as frozen,
+past-tense events that the store records and the reports are derived from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from ians.domain.policy import AckPolicy, StepKind, chase_plan, due_steps
+
+
+class ChaseStatus(StrEnum):
+    PENDING = "pending"
+    ACKNOWLEDGED = "acknowledged"
+    GAVE_UP = "gave_up"
+
+
+class EventKind(StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    DELIVERY_FAILED = "delivery_failed"
+    REMINDED = "reminded"
+    ESCALATED = "escalated"
+    ACKNOWLEDGED = "acknowledged"
+    GAVE_UP = "gave_up"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened to a message at a time; `poc` is None for country-wide events.
+
+    `due_at` is when a timed step (reminder, escalation, give-up) was due, so that
+    its lateness can be measured; `detail` holds anything else worth keeping.
+    """
+
+    at: datetime
+    kind: EventKind
+    message_id: str
+    country: str | None = None
+    poc: str | None = None
+    due_at: datetime | None = None
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Chase:
+    """One recipient country of one message. `pocs` is its escalation order for the role."""
+
+    message_id: str
+    country: str
+    pocs: tuple[str, ...]
+    sent_at: datetime
+    status: ChaseStatus = ChaseStatus.PENDING
+    steps_done: int = 0
+    reached: int = 1
+    reminders: int = 0
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    gave_up_at: datetime | None = None
+    next_due_at: datetime | None = None
+    id: int | None = None
+
+    @property
+    def escalations(self) -> int:
+        return self.reached - 1
+
+    @property
+    def reached_pocs(self) -> tuple[str, ...]:
+        return self.pocs[: self.reached]
+
+
+def start_chase(
+    message_id: str, country: str, pocs: tuple[str, ...], sent_at: datetime, policy: AckPolicy
+) -> Chase:
+    """A new chase: the message has just reached `pocs[0]`."""
+    plan = chase_plan(policy, sent_at, len(pocs))
+    return Chase(message_id, country, pocs, sent_at, next_due_at=plan[0].at)
+
+
+def fire(chase: Chase, policy: AckPolicy, now: datetime) -> tuple[Chase, list[Event]]:
+    """Apply every step of the chase that is due at `now`.
+
+    Returns the new chase and the events, one per PoC reminded or reached and one
+    for a give-up. A chase that is no longer pending, or has nothing due (a stale
+    or duplicate firing), comes back unchanged with no events.
+    """
+    if chase.status is not ChaseStatus.PENDING:
+        return chase, []
+    plan = chase_plan(policy, chase.sent_at, len(chase.pocs))
+    steps = due_steps(plan, chase.steps_done, now)
+    if not steps:
+        return chase, []
+    events: list[Event] = []
+    reached, reminders, status, gave_up_at = chase.reached, chase.reminders, chase.status, None
+    for step in steps:
+        if step.kind is StepKind.REMIND:
+            reminders += 1
+            events += [
+                Event(now, EventKind.REMINDED, chase.message_id, chase.country, poc, step.at,
+                      {"reminder": reminders})
+                for poc in chase.pocs[:reached]
+            ]
+        elif step.kind is StepKind.ESCALATE:
+            reached += 1
+            events.append(
+                Event(now, EventKind.ESCALATED, chase.message_id, chase.country,
+                      chase.pocs[reached - 1], step.at, {"escalation": reached - 1})
+            )
+        else:
+            status, gave_up_at = ChaseStatus.GAVE_UP, now
+            events.append(Event(now, EventKind.GAVE_UP, chase.message_id, chase.country,
+                                None, step.at))
+    done = chase.steps_done + len(steps)
+    next_due = plan[done].at if status is ChaseStatus.PENDING and done < len(plan) else None
+    return replace(
+        chase, status=status, steps_done=done, reached=reached, reminders=reminders,
+        gave_up_at=gave_up_at, next_due_at=next_due,
+    ), events
+
+
+def acknowledge(
+    chase: Chase, poc: str, now: datetime, note: str | None = None
+) -> tuple[Chase, list[Event]]:
+    """Record `poc`'s first acknowledgement of the message (the caller checks it was reached).
+
+    The first acknowledgement of any PoC acknowledges the country and ends its
+    chase; one after a give-up is still recorded, and is late. Later acks by other
+    PoCs of an acknowledged country are recorded as theirs only.
+    """
+    detail: dict[str, object] = {"note": note} if note else {}
+    event = Event(now, EventKind.ACKNOWLEDGED, chase.message_id, chase.country, poc, None, detail)
+    if chase.acknowledged_at is not None:
+        return chase, [event]
+    return replace(
+        chase, status=ChaseStatus.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=poc,
+        next_due_at=None,
+    ), [event]

@@ -1,0 +1,243 @@
+"""The reports of the IAN System (SPEC §4): their content, routing and references."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from ians.domain.contacts import Registry, Role
+from ians.errors import InvalidInput
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class MessageType(StrEnum):
+    EARLY_WARNING = "early_warning"
+    INFORMATION = "information"
+    ASSISTANCE_REQUEST = "assistance_request"
+    ASSISTANCE_RESPONSE = "assistance_response"
+    TEST = "test"
+
+    @property
+    def role(self) -> Role:
+        """The PoC role that receives this type."""
+        if self in (MessageType.ASSISTANCE_REQUEST, MessageType.ASSISTANCE_RESPONSE):
+            return Role.ASSISTANCE
+        return Role.NOTIFICATION
+
+
+class Mode(StrEnum):
+    ACTUAL = "actual"
+    EXERCISE = "exercise"
+    TEST = "test"
+
+
+class _Content(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Location(_Content):
+    name: Text
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class Substance(_Content):
+    name: Text
+    cas: Annotated[str, StringConstraints(pattern=r"^\d{2,7}-\d{2}-\d$")] | None = None
+    un: Annotated[str, StringConstraints(pattern=r"^(UN)?\d{4}$")] | None = None
+    quantity: Text | None = None
+
+
+class EarlyWarningContent(_Content):
+    event_type: Literal["fire", "explosion", "release", "other"]
+    occurred_at: AwareDatetime
+    location: Location
+    facility: Text | None = None
+    substances: list[Substance] = Field(default_factory=list, max_length=100)
+    severity: Literal["minor", "moderate", "severe", "extreme", "unknown"] = "unknown"
+    media: list[Literal["air", "water", "soil"]] = Field(default_factory=list, max_length=3)
+    possible_effects: Text | None = None
+    measures_taken: Text | None = None
+    description: Text | None = None
+
+
+class InformationContent(_Content):
+    developments: Text
+    weather: Text | None = None
+    protective_actions: Text | None = None
+    next_update_at: AwareDatetime | None = None
+
+
+class AssistanceItem(_Content):
+    kind: Literal["experts", "equipment", "materials", "other"]
+    description: Text
+    quantity: Text | None = None
+
+
+class AssistanceRequestContent(_Content):
+    assistance: list[AssistanceItem] = Field(min_length=1, max_length=100)
+    needed_by: AwareDatetime | None = None
+    delivery_location: Text | None = None
+    terms: Text | None = None
+
+
+class AssistanceResponseContent(_Content):
+    decision: Literal["accept", "partial", "decline"]
+    offer: Text | None = None
+    arrival_estimate: AwareDatetime | None = None
+    terms: Text | None = None
+
+
+class TestContent(_Content):
+    text: Text
+
+
+Content = (
+    EarlyWarningContent
+    | InformationContent
+    | AssistanceRequestContent
+    | AssistanceResponseContent
+    | TestContent
+)
+
+
+class _Draft(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    mode: Mode
+    sender: CountryCode | None = Field(default=None, alias="from")
+    to: list[CountryCode] = Field(min_length=1, max_length=20_000)
+    refers_to: str | None = Field(default=None, max_length=100)
+
+
+class EarlyWarningDraft(_Draft):
+    type: Literal[MessageType.EARLY_WARNING]
+    content: EarlyWarningContent
+
+
+class InformationDraft(_Draft):
+    type: Literal[MessageType.INFORMATION]
+    content: InformationContent
+
+
+class AssistanceRequestDraft(_Draft):
+    type: Literal[MessageType.ASSISTANCE_REQUEST]
+    content: AssistanceRequestContent
+
+
+class AssistanceResponseDraft(_Draft):
+    type: Literal[MessageType.ASSISTANCE_RESPONSE]
+    content: AssistanceResponseContent
+
+
+class TestDraft(_Draft):
+    type: Literal[MessageType.TEST]
+    content: TestContent
+
+
+MessageDraft = Annotated[
+    EarlyWarningDraft
+    | InformationDraft
+    | AssistanceRequestDraft
+    | AssistanceResponseDraft
+    | TestDraft,
+    Field(discriminator="type"),
+]
+"""What a sender writes: `POST /api/messages` and scenario injects."""
+
+
+class Message(BaseModel):
+    """A message as sent: the draft plus what the server assigned."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    id: str
+    type: MessageType
+    mode: Mode
+    sender: str | None = Field(alias="from")
+    to: list[str]
+    sent_at: datetime
+    refers_to: str | None = None
+    content: Content
+    exercise_id: str | None = None
+
+
+AnyDraft = (
+    EarlyWarningDraft | InformationDraft | AssistanceRequestDraft | AssistanceResponseDraft
+    | TestDraft
+)
+
+
+def route(draft: AnyDraft, registry: Registry) -> dict[str, tuple[str, ...]]:
+    """Each recipient country with its PoCs for the draft's role, in escalation order.
+
+    Raises InvalidInput naming the field (`from`, `to[2]`) for a missing or unknown
+    sender, an unknown, repeated or own recipient, or a recipient without a PoC of
+    the needed role.
+    """
+    if draft.sender is None and draft.type is not MessageType.TEST:
+        raise InvalidInput.at("from", f"a {draft.type} needs the sending country")
+    if draft.sender is not None and draft.sender not in registry:
+        raise InvalidInput.at("from", f"no country {draft.sender!r} in the registry")
+    role = draft.type.role
+    routes: dict[str, tuple[str, ...]] = {}
+    for i, code in enumerate(draft.to):
+        if code not in registry:
+            raise InvalidInput.at(f"to[{i}]", f"no country {code!r} in the registry")
+        if code == draft.sender:
+            raise InvalidInput.at(f"to[{i}]", "a country does not notify itself")
+        if code in routes:
+            raise InvalidInput.at(f"to[{i}]", f"{code} is listed twice")
+        pocs = tuple(p.id for p in registry.country(code).escalation_order(role))
+        if not pocs:
+            raise InvalidInput.at(f"to[{i}]", f"{code} has no {role} point of contact")
+        routes[code] = pocs
+    return routes
+
+
+_MUST_REFER = {
+    MessageType.INFORMATION: MessageType.EARLY_WARNING,
+    MessageType.ASSISTANCE_RESPONSE: MessageType.ASSISTANCE_REQUEST,
+}
+
+
+def check_reference(draft: AnyDraft, referred: Message | None) -> None:
+    """Check `refers_to` against the message it names (None: no such message).
+
+    An information report refers to an early warning of the same sender; a response
+    refers to an assistance request sent to the responding country and goes back to
+    the requester; any reference names an existing message of the same mode.
+    Raises InvalidInput at `refers_to` (or `to`).
+    """
+    needed = _MUST_REFER.get(draft.type)
+    if draft.refers_to is None:
+        if needed is not None:
+            raise InvalidInput.at("refers_to", f"a {draft.type} must refer to an {needed}")
+        return
+    if referred is None:
+        raise InvalidInput.at("refers_to", f"no message {draft.refers_to!r}")
+    if referred.mode is not draft.mode:
+        raise InvalidInput.at("refers_to", f"refers to a message in {referred.mode} mode")
+    if needed is not None and referred.type is not needed:
+        raise InvalidInput.at("refers_to", f"must name an {needed}, not an {referred.type}")
+    if draft.type is MessageType.INFORMATION and referred.sender != draft.sender:
+        raise InvalidInput.at("refers_to", "names an early warning sent by another country")
+    if draft.type is MessageType.ASSISTANCE_RESPONSE:
+        if draft.sender not in referred.to:
+            raise InvalidInput.at("refers_to", f"that request was not sent to {draft.sender}")
+        if referred.sender not in draft.to:
+            raise InvalidInput.at("to", f"a response goes to the requester, {referred.sender}")
+
+
+CONTENT_MODELS: dict[MessageType, type[BaseModel]] = {
+    MessageType.EARLY_WARNING: EarlyWarningContent,
+    MessageType.INFORMATION: InformationContent,
+    MessageType.ASSISTANCE_REQUEST: AssistanceRequestContent,
+    MessageType.ASSISTANCE_RESPONSE: AssistanceResponseContent,
+    MessageType.TEST: TestContent,
+}

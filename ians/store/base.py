@@ -1,0 +1,138 @@
+"""The Store interface: what tracking needs from a database, whatever the backend.
+
+The store is the source of truth. Every method that writes does so in one
+transaction and returns only after it is committed; a method that applies a
+domain transition (acknowledge, fire) reads and writes in that same transaction,
+so a stale or duplicate request sees the state it would change and does nothing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from ians.domain.chase import Chase, Event
+from ians.domain.messages import Message
+from ians.domain.policy import AckPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A message reached a PoC (first send or escalation) at `delivered_at`."""
+
+    message_id: str
+    poc: str
+    country: str
+    delivered_at: datetime
+    acknowledged_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    message: Message
+    delivery: Delivery
+    chase: Chase
+
+
+@dataclass(frozen=True, slots=True)
+class AckResult:
+    """The PoC's acknowledgement time; `chase` is the country's state after it."""
+
+    acknowledged_at: datetime
+    repeated: bool
+    chase: Chase
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """A chase after its due steps were applied, with the events they made."""
+
+    chase: Chase
+    events: list[Event]
+
+
+class Store(ABC):
+    @abstractmethod
+    async def close(self) -> None:
+        """Finish pending writes and release the database."""
+
+    # --- tokens -----------------------------------------------------------------
+    @abstractmethod
+    async def admin_token_hash(self) -> str | None:
+        """The stored hash of the admin token, None before the first start."""
+
+    @abstractmethod
+    async def set_admin_token_hash(self, token_hash: str) -> None: ...
+
+    @abstractmethod
+    async def poc_token_hashes(self) -> dict[str, str]:
+        """Every PoC token hash, mapped to its PoC id."""
+
+    @abstractmethod
+    async def set_poc_token_hash(self, poc: str, token_hash: str, at: datetime) -> None:
+        """Replace the PoC's token (the old one stops working)."""
+
+    # --- messages and their chases ------------------------------------------------
+    @abstractmethod
+    async def add_message(
+        self, message: Message, policy: AckPolicy, chases: Sequence[Chase], events: Sequence[Event]
+    ) -> list[Chase]:
+        """Store a message sent at `message.sent_at` to each chase's first PoC.
+
+        Records a delivery per chase, the chases and the events; returns the chases
+        with their ids. Raises Conflict if the message id exists.
+        """
+
+    @abstractmethod
+    async def message(self, message_id: str) -> Message:
+        """Raises UnknownMessage."""
+
+    @abstractmethod
+    async def find_message(self, message_id: str) -> Message | None: ...
+
+    @abstractmethod
+    async def chases(self, message_id: str) -> list[Chase]:
+        """The message's chases, by country."""
+
+    @abstractmethod
+    async def deliveries(self, message_id: str) -> list[Delivery]:
+        """Every PoC the message reached, in the order reached."""
+
+    @abstractmethod
+    async def inbox(self, poc: str, limit: int) -> list[InboxItem]:
+        """What reached this PoC, newest first."""
+
+    @abstractmethod
+    async def acknowledge(
+        self, message_id: str, poc: str, now: datetime, note: str | None = None
+    ) -> AckResult:
+        """Record the PoC's acknowledgement (idempotent: a repeat returns the first).
+
+        A `note` is kept with the acknowledged event.
+
+        Raises UnknownMessage, or NotDelivered when the message never reached the PoC.
+        """
+
+    # --- timers --------------------------------------------------------------------
+    @abstractmethod
+    async def pending_timers(self) -> list[tuple[datetime, int]]:
+        """(due time, chase id) of every pending chase, to re-arm after a start."""
+
+    @abstractmethod
+    async def fire(self, chase_ids: Sequence[int], now: datetime) -> list[Fired]:
+        """Apply every step due at `now` to these chases; only changed chases come back.
+
+        Unknown ids, settled chases and steps already applied are skipped, so a
+        stale or repeated firing changes nothing.
+        """
+
+    # --- facts for reports ---------------------------------------------------------
+    @abstractmethod
+    async def events(self, message_id: str) -> list[Event]:
+        """The message's events in the order they were recorded."""
+
+    @abstractmethod
+    async def record_events(self, events: Sequence[Event]) -> None:
+        """Record events that happened outside a transition (deliveries by a channel)."""

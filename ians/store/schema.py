@@ -1,0 +1,67 @@
+"""The SQLite schema, one migration per version (`PRAGMA user_version`).
+
+Times are integer microseconds since the Unix epoch, UTC: compact, exact and
+ordered. A migration is appended, never edited once released.
+"""
+
+MIGRATIONS: list[str] = [
+    # version 1
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE tokens (
+        poc TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        issued_at INTEGER NOT NULL
+    );
+    CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        sender TEXT,
+        recipients TEXT NOT NULL,
+        sent_at INTEGER NOT NULL,
+        refers_to TEXT,
+        content TEXT NOT NULL,
+        exercise_id TEXT,
+        policy TEXT NOT NULL
+    );
+    CREATE INDEX messages_exercise ON messages (exercise_id) WHERE exercise_id IS NOT NULL;
+    CREATE TABLE chases (
+        id INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL REFERENCES messages (id),
+        country TEXT NOT NULL,
+        pocs TEXT NOT NULL,
+        sent_at INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        steps_done INTEGER NOT NULL,
+        reached INTEGER NOT NULL,
+        reminders INTEGER NOT NULL,
+        acknowledged_at INTEGER,
+        acknowledged_by TEXT,
+        gave_up_at INTEGER,
+        next_due_at INTEGER,
+        UNIQUE (message_id, country)
+    );
+    CREATE INDEX chases_due ON chases (next_due_at) WHERE next_due_at IS NOT NULL;
+    CREATE TABLE deliveries (
+        message_id TEXT NOT NULL REFERENCES messages (id),
+        poc TEXT NOT NULL,
+        country TEXT NOT NULL,
+        delivered_at INTEGER NOT NULL,
+        acknowledged_at INTEGER,
+        PRIMARY KEY (message_id, poc)
+    ) WITHOUT ROWID;
+    CREATE INDEX deliveries_inbox ON deliveries (poc, delivered_at);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        country TEXT,
+        poc TEXT,
+        due_at INTEGER,
+        detail TEXT
+    );
+    CREATE INDEX events_message ON events (message_id);
+    """,
+]

@@ -1,0 +1,496 @@
+"""The embedded default store: SQLite through aiosqlite, in WAL mode.
+
+One writer connection and one reader connection. Writes queue up for the writer,
+which commits whatever is queued in one transaction (group commit, no waiting
+window): under load many acknowledgements share one commit, and each caller is
+answered only after that commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from ians.domain import chase as rules
+from ians.domain.chase import Chase, ChaseStatus, Event, EventKind
+from ians.domain.messages import CONTENT_MODELS, Message, MessageType, Mode
+from ians.domain.policy import AckPolicy
+from ians.errors import Conflict, IansError, NotDelivered, UnknownMessage
+from ians.store.base import AckResult, Delivery, Fired, InboxItem, Store
+from ians.store.schema import MIGRATIONS
+
+T = TypeVar("T")
+R = TypeVar("R")
+Batch = Callable[[aiosqlite.Connection, list[Any]], Awaitable[list[Any]]]
+"""Writes a batch of items inside the open transaction; one result (or IansError) per item."""
+
+_CHUNK = 500  # SQLite's bound-parameter limit is far above chunks of this size
+
+
+def to_us(at: datetime) -> int:
+    return round(at.timestamp() * 1_000_000)
+
+
+def from_us(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1_000_000, UTC)
+
+
+def _opt_us(at: datetime | None) -> int | None:
+    return None if at is None else to_us(at)
+
+
+def _opt_dt(us: int | None) -> datetime | None:
+    return None if us is None else from_us(us)
+
+
+def _chunks(items: Sequence[T]) -> Iterable[Sequence[T]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+class StoreClosed(IansError):
+    code = "store_closed"
+
+
+class _GroupCommit:
+    """Runs queued batches for the writer connection, committing all that is queued at once."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._queue: list[tuple[Batch, Any, asyncio.Future[Any]]] = []
+        self._ready = asyncio.Event()
+        self._closing = False
+        self._task = asyncio.create_task(self._run(), name="ians-store-writer")
+
+    async def submit(self, batch: Batch, item: Any) -> Any:
+        if self._closing:
+            raise StoreClosed("the store is closed")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((batch, item, future))
+        self._ready.set()
+        return await future
+
+    async def close(self) -> None:
+        self._closing = True
+        self._ready.set()
+        await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            queued, self._queue = self._queue, []
+            if queued:
+                await self._commit(queued)
+            elif self._closing:
+                return
+
+    async def _commit(self, queued: list[tuple[Batch, Any, asyncio.Future[Any]]]) -> None:
+        groups: dict[Batch, list[int]] = {}
+        for i, (batch, _, _) in enumerate(queued):
+            groups.setdefault(batch, []).append(i)
+        results: list[Any] = [None] * len(queued)
+        try:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            for batch, indexes in groups.items():
+                outcomes = await batch(self._conn, [queued[i][1] for i in indexes])
+                for i, outcome in zip(indexes, outcomes, strict=True):
+                    results[i] = outcome
+            await self._conn.execute("COMMIT")
+        except BaseException as exc:  # the whole transaction failed: tell every caller
+            if self._conn.in_transaction:
+                await self._conn.execute("ROLLBACK")
+            for _, _, future in queued:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else StoreClosed(
+                        "the store stopped"))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, _, future), outcome in zip(queued, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(outcome, IansError):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+
+class SqliteStore(Store):
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._commits = _GroupCommit(writer)
+        self._policies: dict[str, AckPolicy] = {}
+
+    @classmethod
+    async def open(cls, path: Path | str, *, synchronous: str = "FULL") -> SqliteStore:
+        """Open (creating or migrating) the database at `path`.
+
+        `synchronous=FULL` makes every commit durable against power loss, not only
+        against a crash of the process. Raises IansError for a database made by a
+        newer IANS.
+        """
+        writer = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await writer.execute("PRAGMA journal_mode=WAL")
+            await writer.execute(f"PRAGMA synchronous={synchronous}")
+            await writer.execute("PRAGMA foreign_keys=ON")
+            await writer.execute("PRAGMA busy_timeout=5000")
+            await _migrate(writer)
+            reader = await aiosqlite.connect(path, isolation_level=None)
+            await reader.execute("PRAGMA query_only=1")
+            await reader.execute("PRAGMA busy_timeout=5000")
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(writer, reader)
+
+    async def close(self) -> None:
+        await self._commits.close()
+        await self._reader.close()
+        await self._writer.close()
+
+    async def _write(self, batch: Batch, item: Any) -> Any:
+        return await self._commits.submit(batch, item)
+
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self._reader.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    # --- tokens -----------------------------------------------------------------
+    async def admin_token_hash(self) -> str | None:
+        rows = await self._rows("SELECT value FROM meta WHERE key = 'admin_token_hash'")
+        return str(rows[0][0]) if rows else None
+
+    async def set_admin_token_hash(self, token_hash: str) -> None:
+        await self._write(_set_meta, ("admin_token_hash", token_hash))
+
+    async def poc_token_hashes(self) -> dict[str, str]:
+        return {str(h): str(p) for p, h in await self._rows("SELECT poc, token_hash FROM tokens")}
+
+    async def set_poc_token_hash(self, poc: str, token_hash: str, at: datetime) -> None:
+        await self._write(_set_token, (poc, token_hash, to_us(at)))
+
+    # --- messages -----------------------------------------------------------------
+    async def add_message(
+        self, message: Message, policy: AckPolicy, chases: Sequence[Chase], events: Sequence[Event]
+    ) -> list[Chase]:
+        chase_ids: list[int] = await self._write(
+            _add_message, (message, policy, list(chases), list(events))
+        )
+        return [replace(c, id=i) for c, i in zip(chases, chase_ids, strict=True)]
+
+    async def message(self, message_id: str) -> Message:
+        found = await self.find_message(message_id)
+        if found is None:
+            raise UnknownMessage(message_id)
+        return found
+
+    async def find_message(self, message_id: str) -> Message | None:
+        rows = await self._rows(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?",
+                                (message_id,))
+        return _message(rows[0]) if rows else None
+
+    async def chases(self, message_id: str) -> list[Chase]:
+        rows = await self._rows(
+            f"SELECT {_CHASE_COLUMNS} FROM chases WHERE message_id = ? ORDER BY country",
+            (message_id,),
+        )
+        return [_chase(r) for r in rows]
+
+    async def deliveries(self, message_id: str) -> list[Delivery]:
+        rows = await self._rows(
+            "SELECT message_id, poc, country, delivered_at, acknowledged_at FROM deliveries"
+            " WHERE message_id = ? ORDER BY delivered_at, country, poc",
+            (message_id,),
+        )
+        return [_delivery(r) for r in rows]
+
+    async def inbox(self, poc: str, limit: int) -> list[InboxItem]:
+        rows = await self._rows(
+            f"SELECT {_MESSAGE_COLUMNS_M}, d.message_id, d.poc, d.country, d.delivered_at,"
+            f" d.acknowledged_at, {_CHASE_COLUMNS_C}"
+            " FROM deliveries d JOIN messages m ON m.id = d.message_id"
+            " JOIN chases c ON c.message_id = d.message_id AND c.country = d.country"
+            " WHERE d.poc = ? ORDER BY d.delivered_at DESC, m.sent_at DESC LIMIT ?",
+            (poc, limit),
+        )
+        m, d = _MESSAGE_WIDTH, _MESSAGE_WIDTH + 5
+        return [InboxItem(_message(r[:m]), _delivery(r[m:d]), _chase(r[d:])) for r in rows]
+
+    async def acknowledge(
+        self, message_id: str, poc: str, now: datetime, note: str | None = None
+    ) -> AckResult:
+        result: AckResult = await self._write(_acknowledge, (message_id, poc, now, note))
+        return result
+
+    # --- timers -------------------------------------------------------------------
+    async def pending_timers(self) -> list[tuple[datetime, int]]:
+        async with self._reader.execute(
+            "SELECT next_due_at, id FROM chases WHERE next_due_at IS NOT NULL"
+        ) as cursor:
+            return [(from_us(due), cid) for due, cid in await cursor.fetchall()]
+
+    async def fire(self, chase_ids: Sequence[int], now: datetime) -> list[Fired]:
+        if len(self._policies) > 50_000:  # a cache of parsed policies, not a record: keep it small
+            self._policies.clear()
+        fired: list[Fired] = await self._write(_fire, (list(chase_ids), now, self._policies))
+        return fired
+
+    # --- facts ----------------------------------------------------------------------
+    async def events(self, message_id: str) -> list[Event]:
+        rows = await self._rows(
+            "SELECT at, kind, message_id, country, poc, due_at, detail FROM events"
+            " WHERE message_id = ? ORDER BY id",
+            (message_id,),
+        )
+        return [
+            Event(from_us(r[0]), EventKind(r[1]), r[2], r[3], r[4], _opt_dt(r[5]),
+                  json.loads(r[6]) if r[6] else {})
+            for r in rows
+        ]
+
+    async def record_events(self, events: Sequence[Event]) -> None:
+        await self._write(_record_events, list(events))
+
+
+# --- row mapping -----------------------------------------------------------------------
+
+_MESSAGE_FIELDS = ("id", "type", "mode", "sender", "recipients", "sent_at", "refers_to",
+                   "content", "exercise_id")
+_MESSAGE_COLUMNS = ", ".join(_MESSAGE_FIELDS)
+_MESSAGE_COLUMNS_M = ", ".join(f"m.{f}" for f in _MESSAGE_FIELDS)
+_MESSAGE_WIDTH = len(_MESSAGE_FIELDS)
+_CHASE_FIELDS = ("id", "message_id", "country", "pocs", "sent_at", "status", "steps_done",
+                 "reached", "reminders", "acknowledged_at", "acknowledged_by", "gave_up_at",
+                 "next_due_at")
+_CHASE_COLUMNS = ", ".join(_CHASE_FIELDS)
+_CHASE_COLUMNS_C = ", ".join(f"c.{f}" for f in _CHASE_FIELDS)
+
+
+def _message(r: Sequence[Any]) -> Message:
+    type_ = MessageType(r[1])
+    return Message(
+        id=r[0], type=type_, mode=Mode(r[2]), sender=r[3], to=json.loads(r[4]),
+        sent_at=from_us(r[5]), refers_to=r[6],
+        content=CONTENT_MODELS[type_].model_validate_json(r[7]),  # type: ignore[arg-type]
+        exercise_id=r[8],
+    )
+
+
+def _delivery(r: Sequence[Any]) -> Delivery:
+    return Delivery(r[0], r[1], r[2], from_us(r[3]), _opt_dt(r[4]))
+
+
+def _chase(r: Sequence[Any]) -> Chase:
+    return Chase(
+        id=r[0], message_id=r[1], country=r[2], pocs=tuple(r[3].split(",")),
+        sent_at=from_us(r[4]), status=ChaseStatus(r[5]), steps_done=r[6], reached=r[7],
+        reminders=r[8], acknowledged_at=_opt_dt(r[9]), acknowledged_by=r[10],
+        gave_up_at=_opt_dt(r[11]), next_due_at=_opt_dt(r[12]),
+    )
+
+
+def _chase_update(c: Chase) -> tuple[Any, ...]:
+    return (c.status.value, c.steps_done, c.reached, c.reminders, _opt_us(c.acknowledged_at),
+            c.acknowledged_by, _opt_us(c.gave_up_at), _opt_us(c.next_due_at), c.id)
+
+
+_UPDATE_CHASE = (
+    "UPDATE chases SET status = ?, steps_done = ?, reached = ?, reminders = ?,"
+    " acknowledged_at = ?, acknowledged_by = ?, gave_up_at = ?, next_due_at = ? WHERE id = ?"
+)
+
+
+def _event_row(e: Event) -> tuple[Any, ...]:
+    return (to_us(e.at), e.kind.value, e.message_id, e.country, e.poc, _opt_us(e.due_at),
+            json.dumps(e.detail) if e.detail else None)
+
+
+async def _insert_events(conn: aiosqlite.Connection, events: Sequence[Event]) -> None:
+    await conn.executemany(
+        "INSERT INTO events (at, kind, message_id, country, poc, due_at, detail)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [_event_row(e) for e in events],
+    )
+
+
+# --- write batches (run by the group commit inside its transaction) ---------------------
+
+
+async def _set_meta(conn: aiosqlite.Connection, items: list[tuple[str, str]]) -> list[None]:
+    await conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", items)
+    return [None] * len(items)
+
+
+async def _set_token(conn: aiosqlite.Connection, items: list[tuple[str, str, int]]) -> list[None]:
+    await conn.executemany(
+        "INSERT INTO tokens (poc, token_hash, issued_at) VALUES (?, ?, ?) ON CONFLICT (poc)"
+        " DO UPDATE SET token_hash = excluded.token_hash, issued_at = excluded.issued_at",
+        items,
+    )
+    return [None] * len(items)
+
+
+async def _record_events(conn: aiosqlite.Connection, items: list[list[Event]]) -> list[None]:
+    await _insert_events(conn, [e for events in items for e in events])
+    return [None] * len(items)
+
+
+async def _add_message(
+    conn: aiosqlite.Connection,
+    items: list[tuple[Message, AckPolicy, list[Chase], list[Event]]],
+) -> list[list[int] | IansError]:
+    out: list[list[int] | IansError] = []
+    for message, policy, chases, events in items:
+        try:
+            await conn.execute(
+                f"INSERT INTO messages ({_MESSAGE_COLUMNS}, policy) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (message.id, message.type.value, message.mode.value, message.sender,
+                 json.dumps(message.to), to_us(message.sent_at), message.refers_to,
+                 message.content.model_dump_json(exclude_none=True), message.exercise_id,
+                 policy.model_dump_json()),
+            )
+        except sqlite3.IntegrityError:
+            out.append(Conflict(f"message {message.id!r} exists"))
+            continue
+        cursor = await conn.execute("SELECT coalesce(max(id), 0) FROM chases")
+        first_id = int((await cursor.fetchone())[0]) + 1  # type: ignore[index]
+        ids = list(range(first_id, first_id + len(chases)))
+        sent = to_us(message.sent_at)
+        await conn.executemany(
+            f"INSERT INTO chases ({_CHASE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (i, c.message_id, c.country, ",".join(c.pocs), to_us(c.sent_at), c.status.value,
+                 c.steps_done, c.reached, c.reminders, None, None, None, _opt_us(c.next_due_at))
+                for i, c in zip(ids, chases, strict=True)
+            ],
+        )
+        await conn.executemany(
+            "INSERT INTO deliveries (message_id, poc, country, delivered_at) VALUES (?, ?, ?, ?)",
+            [(c.message_id, c.pocs[0], c.country, sent) for c in chases],
+        )
+        await _insert_events(conn, events)
+        out.append(ids)
+    return out
+
+
+async def _acknowledge(
+    conn: aiosqlite.Connection, items: list[tuple[str, str, datetime, str | None]]
+) -> list[AckResult | IansError]:
+    keys = list({(m, p) for m, p, _, _ in items})
+    found: dict[tuple[str, str], tuple[datetime | None, Chase]] = {}
+    for chunk in _chunks(keys):
+        values = ", ".join("(?, ?)" for _ in chunk)
+        cursor = await conn.execute(
+            f"SELECT d.message_id, d.poc, d.acknowledged_at, {_CHASE_COLUMNS_C}"
+            " FROM deliveries d JOIN chases c"
+            " ON c.message_id = d.message_id AND c.country = d.country"
+            f" WHERE (d.message_id, d.poc) IN (VALUES {values})",
+            [x for key in chunk for x in key],
+        )
+        for r in await cursor.fetchall():
+            found[(r[0], r[1])] = (_opt_dt(r[2]), _chase(r[3:]))
+    chases: dict[int, Chase] = {c.id: c for _, c in found.values() if c.id is not None}
+    acked: dict[tuple[str, str], datetime] = {}
+    events: list[Event] = []
+    out: list[AckResult | IansError] = []
+    for message_id, poc, now, note in items:
+        key = (message_id, poc)
+        if key not in found:
+            out.append(await _why_not_delivered(conn, message_id, poc))
+            continue
+        first_ack, chase = found[key]
+        chase = chases[chase.id]  # type: ignore[index]
+        first_ack = first_ack or acked.get(key)
+        if first_ack is not None:
+            out.append(AckResult(first_ack, True, chase))
+            continue
+        chase, new_events = rules.acknowledge(chase, poc, now, note)
+        chases[chase.id] = chase  # type: ignore[index]
+        acked[key] = now
+        events += new_events
+        out.append(AckResult(now, False, chase))
+    if acked:
+        await conn.executemany(
+            "UPDATE deliveries SET acknowledged_at = ? WHERE message_id = ? AND poc = ?",
+            [(to_us(at), m, p) for (m, p), at in acked.items()],
+        )
+        touched = {found[k][1].id for k in acked}
+        await conn.executemany(_UPDATE_CHASE, [_chase_update(chases[i]) for i in touched])  # type: ignore[index]
+        await _insert_events(conn, events)
+    return out
+
+
+async def _why_not_delivered(conn: aiosqlite.Connection, message_id: str, poc: str) -> IansError:
+    cursor = await conn.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,))
+    if await cursor.fetchone() is None:
+        return UnknownMessage(message_id)
+    return NotDelivered(message_id, poc)
+
+
+async def _fire(
+    conn: aiosqlite.Connection,
+    items: list[tuple[list[int], datetime, dict[str, AckPolicy]]],
+) -> list[list[Fired]]:
+    out: list[list[Fired]] = []
+    for chase_ids, now, policies in items:
+        fired: list[Fired] = []
+        for chunk in _chunks(chase_ids):
+            marks = ", ".join("?" for _ in chunk)
+            cursor = await conn.execute(
+                f"SELECT {_CHASE_COLUMNS_C}, m.policy FROM chases c"
+                " JOIN messages m ON m.id = c.message_id"
+                f" WHERE c.id IN ({marks}) AND c.status = 'pending'",
+                list(chunk),
+            )
+            for r in await cursor.fetchall():
+                chase = _chase(r[:-1])
+                policy = policies.get(chase.message_id)
+                if policy is None:
+                    policy = policies[chase.message_id] = AckPolicy.model_validate_json(r[-1])
+                after, events = rules.fire(chase, policy, now)
+                if events:
+                    fired.append(Fired(after, events))
+        if fired:
+            await conn.executemany(_UPDATE_CHASE, [_chase_update(f.chase) for f in fired])
+            events = [e for f in fired for e in f.events]
+            await conn.executemany(
+                "INSERT INTO deliveries (message_id, poc, country, delivered_at)"
+                " VALUES (?, ?, ?, ?)",
+                [(e.message_id, e.poc, e.country, to_us(e.at))
+                 for e in events if e.kind is EventKind.ESCALATED],
+            )
+            await _insert_events(conn, events)
+        out.append(fired)
+    return out
+
+
+async def _migrate(conn: aiosqlite.Connection) -> None:
+    cursor = await conn.execute("PRAGMA user_version")
+    version = int((await cursor.fetchone())[0])  # type: ignore[index]
+    if version > len(MIGRATIONS):
+        raise IansError(
+            f"the database is at schema version {version}, newer than this IANS"
+            f" ({len(MIGRATIONS)}): upgrade IANS"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in script.split(";"):
+                if statement.strip():
+                    await conn.execute(statement)
+            await conn.execute(f"PRAGMA user_version = {number}")
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise

@@ -1,0 +1,118 @@
+"""Sending messages and chasing every recipient country until it acknowledges.
+
+The Tracker ties the pure rules (routing, chase transitions) to the store, the
+timers and the delivery channels. It never imports aiohttp: the API, the CLI and
+the exercise runner all call it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+
+from ians.clock import Clock
+from ians.delivery import Dispatcher, Notice, NoticeKind
+from ians.domain.chase import Chase, ChaseStatus, Event, EventKind, start_chase
+from ians.domain.contacts import Registry
+from ians.domain.messages import AnyDraft, Message, MessageType, check_reference, route
+from ians.domain.policy import AckPolicy, PolicyTable
+from ians.scheduler import TimerWheel
+from ians.store import AckResult, Store
+
+_ID_PREFIX = {
+    MessageType.EARLY_WARNING: "ew",
+    MessageType.INFORMATION: "ir",
+    MessageType.ASSISTANCE_REQUEST: "ar",
+    MessageType.ASSISTANCE_RESPONSE: "as",
+    MessageType.TEST: "te",
+}
+
+
+def new_message_id(type_: MessageType) -> str:
+    return f"{_ID_PREFIX[type_]}-{secrets.token_hex(8)}"
+
+
+class Tracker:
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        clock: Clock,
+        timers: TimerWheel,
+        dispatcher: Dispatcher,
+        policies: PolicyTable | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.clock = clock
+        self.timers = timers
+        self.dispatcher = dispatcher
+        self.policies = policies or PolicyTable()
+
+    async def recover(self) -> int:
+        """Arm the timer of every pending chase in the store; returns how many.
+
+        Overdue ones fire at the next run of the timers, at once.
+        """
+        pending = await self.store.pending_timers()
+        self.timers.arm_many(pending)
+        return len(pending)
+
+    async def send(
+        self,
+        draft: AnyDraft,
+        *,
+        exercise_id: str | None = None,
+        policy: AckPolicy | None = None,
+    ) -> tuple[Message, list[Chase]]:
+        """Send a message to the first PoC of each recipient country and start chasing them.
+
+        Raises InvalidInput (naming the field) for a bad route or reference.
+        """
+        routes = route(draft, self.registry)
+        referred = None
+        if draft.refers_to is not None:
+            referred = await self.store.find_message(draft.refers_to)
+        check_reference(draft, referred)
+        policy = policy or self.policies.resolve(draft.type, draft.mode)
+        now = self.clock.now()
+        message = Message(
+            id=new_message_id(draft.type), type=draft.type, mode=draft.mode, sender=draft.sender,
+            to=list(routes), sent_at=now, refers_to=draft.refers_to, content=draft.content,
+            exercise_id=exercise_id,
+        )
+        chases = [start_chase(message.id, c, pocs, now, policy) for c, pocs in routes.items()]
+        events = [Event(now, EventKind.SENT, message.id, c.country, c.pocs[0]) for c in chases]
+        chases = await self.store.add_message(message, policy, chases, events)
+        self.timers.arm_many((c.next_due_at, c.id) for c in chases if c.next_due_at and c.id)
+        self.dispatcher.submit(
+            [Notice(NoticeKind.MESSAGE, message.id, c.pocs[0], c.country) for c in chases]
+        )
+        return message, chases
+
+    async def acknowledge(self, message_id: str, poc: str, note: str | None = None) -> AckResult:
+        """Record the PoC's acknowledgement, durably, and stop its country's chase.
+
+        Raises UnknownMessage, or NotDelivered if the message never reached the PoC.
+        """
+        result = await self.store.acknowledge(message_id, poc, self.clock.now(), note)
+        if result.chase.status is not ChaseStatus.PENDING and result.chase.id is not None:
+            self.timers.disarm(result.chase.id)
+        return result
+
+    async def fire_due(self, chase_ids: Sequence[int], now: datetime) -> None:
+        """Apply the due steps of these chases, re-arm them and deliver what the steps send."""
+        fired = await self.store.fire(chase_ids, now)
+        notices: list[Notice] = []
+        for f in fired:
+            if f.chase.next_due_at is not None and f.chase.id is not None:
+                self.timers.arm(f.chase.id, f.chase.next_due_at)
+            for e in f.events:
+                if e.poc is None:
+                    continue
+                if e.kind is EventKind.REMINDED:
+                    notices.append(Notice(NoticeKind.REMINDER, e.message_id, e.poc, f.chase.country))
+                elif e.kind is EventKind.ESCALATED:
+                    notices.append(Notice(NoticeKind.MESSAGE, e.message_id, e.poc, f.chase.country))
+        self.dispatcher.submit(notices)
