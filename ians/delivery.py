@@ -104,11 +104,28 @@ class Dispatcher:
         try:
             await channel.deliver(notice, poc)
         except Exception as exc:  # a channel's failure is a fact to record, not a crash
-            log.warning("%s delivery of %s to %s failed: %s", channel.name, notice.message_id,
-                        notice.poc, exc)
-            return Event(self._clock.now(), EventKind.DELIVERY_FAILED, notice.message_id,
-                         notice.country, notice.poc, detail={**detail, "error": str(exc)})
+            log.warning(
+                "%s delivery of %s to %s failed: %s",
+                channel.name,
+                notice.message_id,
+                notice.poc,
+                exc,
+            )
+            return Event(
+                self._clock.now(),
+                EventKind.DELIVERY_FAILED,
+                notice.message_id,
+                notice.country,
+                notice.poc,
+                detail={**detail, "error": str(exc)},
+            )
         if notice.kind is NoticeKind.REMINDER:
             return None  # the reminder itself is the `reminded` event
-        return Event(self._clock.now(), EventKind.DELIVERED, notice.message_id, notice.country,
-                     notice.poc, detail=detail)
+        return Event(
+            self._clock.now(),
+            EventKind.DELIVERED,
+            notice.message_id,
+            notice.country,
+            notice.poc,
+            detail=detail,
+        )

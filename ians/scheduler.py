@@ -102,8 +102,13 @@ class TimerWheel:
             return
         run_at = datetime.now(UTC) + timedelta(seconds=max(0.0, self._clock.seconds_until(head)))
         self._scheduler.add_job(
-            self._wake, DateTrigger(run_at, timezone=UTC), id=_WAKE_JOB, replace_existing=True,
-            misfire_grace_time=None, coalesce=True, max_instances=1,
+            self._wake,
+            DateTrigger(run_at, timezone=UTC),
+            id=_WAKE_JOB,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+            max_instances=1,
         )
 
     async def _wake(self) -> None:

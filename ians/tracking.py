@@ -78,8 +78,14 @@ class Tracker:
         policy = policy or self.policies.resolve(draft.type, draft.mode)
         now = self.clock.now()
         message = Message(
-            id=new_message_id(draft.type), type=draft.type, mode=draft.mode, sender=draft.sender,
-            to=list(routes), sent_at=now, refers_to=draft.refers_to, content=draft.content,
+            id=new_message_id(draft.type),
+            type=draft.type,
+            mode=draft.mode,
+            sender=draft.sender,
+            to=list(routes),
+            sent_at=now,
+            refers_to=draft.refers_to,
+            content=draft.content,
             exercise_id=exercise_id,
         )
         chases = [start_chase(message.id, c, pocs, now, policy) for c, pocs in routes.items()]
@@ -112,7 +118,9 @@ class Tracker:
                 if e.poc is None:
                     continue
                 if e.kind is EventKind.REMINDED:
-                    notices.append(Notice(NoticeKind.REMINDER, e.message_id, e.poc, f.chase.country))
+                    notices.append(
+                        Notice(NoticeKind.REMINDER, e.message_id, e.poc, f.chase.country)
+                    )
                 elif e.kind is EventKind.ESCALATED:
                     notices.append(Notice(NoticeKind.MESSAGE, e.message_id, e.poc, f.chase.country))
         self.dispatcher.submit(notices)

@@ -97,30 +97,52 @@ def fire(chase: Chase, policy: AckPolicy, now: datetime) -> tuple[Chase, list[Ev
     if not steps:
         return chase, []
     events: list[Event] = []
-    reached, reminders, status, gave_up_at = chase.reached, chase.reminders, chase.status, None
+    reached, reminders = chase.reached, chase.reminders
+    status: ChaseStatus = chase.status
+    gave_up_at: datetime | None = None
     for step in steps:
         if step.kind is StepKind.REMIND:
             reminders += 1
             events += [
-                Event(now, EventKind.REMINDED, chase.message_id, chase.country, poc, step.at,
-                      {"reminder": reminders})
+                Event(
+                    now,
+                    EventKind.REMINDED,
+                    chase.message_id,
+                    chase.country,
+                    poc,
+                    step.at,
+                    {"reminder": reminders},
+                )
                 for poc in chase.pocs[:reached]
             ]
         elif step.kind is StepKind.ESCALATE:
             reached += 1
             events.append(
-                Event(now, EventKind.ESCALATED, chase.message_id, chase.country,
-                      chase.pocs[reached - 1], step.at, {"escalation": reached - 1})
+                Event(
+                    now,
+                    EventKind.ESCALATED,
+                    chase.message_id,
+                    chase.country,
+                    chase.pocs[reached - 1],
+                    step.at,
+                    {"escalation": reached - 1},
+                )
             )
         else:
             status, gave_up_at = ChaseStatus.GAVE_UP, now
-            events.append(Event(now, EventKind.GAVE_UP, chase.message_id, chase.country,
-                                None, step.at))
+            events.append(
+                Event(now, EventKind.GAVE_UP, chase.message_id, chase.country, None, step.at)
+            )
     done = chase.steps_done + len(steps)
     next_due = plan[done].at if status is ChaseStatus.PENDING and done < len(plan) else None
     return replace(
-        chase, status=status, steps_done=done, reached=reached, reminders=reminders,
-        gave_up_at=gave_up_at, next_due_at=next_due,
+        chase,
+        status=status,
+        steps_done=done,
+        reached=reached,
+        reminders=reminders,
+        gave_up_at=gave_up_at,
+        next_due_at=next_due,
     ), events
 
 
@@ -138,6 +160,9 @@ def acknowledge(
     if chase.acknowledged_at is not None:
         return chase, [event]
     return replace(
-        chase, status=ChaseStatus.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=poc,
+        chase,
+        status=ChaseStatus.ACKNOWLEDGED,
+        acknowledged_at=now,
+        acknowledged_by=poc,
         next_due_at=None,
     ), [event]

@@ -168,7 +168,10 @@ class Message(BaseModel):
 
 
 AnyDraft = (
-    EarlyWarningDraft | InformationDraft | AssistanceRequestDraft | AssistanceResponseDraft
+    EarlyWarningDraft
+    | InformationDraft
+    | AssistanceRequestDraft
+    | AssistanceResponseDraft
     | TestDraft
 )
 

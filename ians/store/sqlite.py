@@ -110,8 +110,9 @@ class _GroupCommit:
                 await self._conn.execute("ROLLBACK")
             for _, _, future in queued:
                 if not future.done():
-                    future.set_exception(exc if isinstance(exc, Exception) else StoreClosed(
-                        "the store stopped"))
+                    future.set_exception(
+                        exc if isinstance(exc, Exception) else StoreClosed("the store stopped")
+                    )
             if not isinstance(exc, Exception):
                 raise
             return
@@ -196,8 +197,9 @@ class SqliteStore(Store):
         return found
 
     async def find_message(self, message_id: str) -> Message | None:
-        rows = await self._rows(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?",
-                                (message_id,))
+        rows = await self._rows(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
+        )
         return _message(rows[0]) if rows else None
 
     async def chases(self, message_id: str) -> list[Chase]:
@@ -254,8 +256,15 @@ class SqliteStore(Store):
             (message_id,),
         )
         return [
-            Event(from_us(r[0]), EventKind(r[1]), r[2], r[3], r[4], _opt_dt(r[5]),
-                  json.loads(r[6]) if r[6] else {})
+            Event(
+                from_us(r[0]),
+                EventKind(r[1]),
+                r[2],
+                r[3],
+                r[4],
+                _opt_dt(r[5]),
+                json.loads(r[6]) if r[6] else {},
+            )
             for r in rows
         ]
 
@@ -265,14 +274,35 @@ class SqliteStore(Store):
 
 # --- row mapping -----------------------------------------------------------------------
 
-_MESSAGE_FIELDS = ("id", "type", "mode", "sender", "recipients", "sent_at", "refers_to",
-                   "content", "exercise_id")
+_MESSAGE_FIELDS = (
+    "id",
+    "type",
+    "mode",
+    "sender",
+    "recipients",
+    "sent_at",
+    "refers_to",
+    "content",
+    "exercise_id",
+)
 _MESSAGE_COLUMNS = ", ".join(_MESSAGE_FIELDS)
 _MESSAGE_COLUMNS_M = ", ".join(f"m.{f}" for f in _MESSAGE_FIELDS)
 _MESSAGE_WIDTH = len(_MESSAGE_FIELDS)
-_CHASE_FIELDS = ("id", "message_id", "country", "pocs", "sent_at", "status", "steps_done",
-                 "reached", "reminders", "acknowledged_at", "acknowledged_by", "gave_up_at",
-                 "next_due_at")
+_CHASE_FIELDS = (
+    "id",
+    "message_id",
+    "country",
+    "pocs",
+    "sent_at",
+    "status",
+    "steps_done",
+    "reached",
+    "reminders",
+    "acknowledged_at",
+    "acknowledged_by",
+    "gave_up_at",
+    "next_due_at",
+)
 _CHASE_COLUMNS = ", ".join(_CHASE_FIELDS)
 _CHASE_COLUMNS_C = ", ".join(f"c.{f}" for f in _CHASE_FIELDS)
 
@@ -280,9 +310,14 @@ _CHASE_COLUMNS_C = ", ".join(f"c.{f}" for f in _CHASE_FIELDS)
 def _message(r: Sequence[Any]) -> Message:
     type_ = MessageType(r[1])
     return Message(
-        id=r[0], type=type_, mode=Mode(r[2]), sender=r[3], to=json.loads(r[4]),
-        sent_at=from_us(r[5]), refers_to=r[6],
-        content=CONTENT_MODELS[type_].model_validate_json(r[7]),  # type: ignore[arg-type]
+        id=r[0],
+        type=type_,
+        mode=Mode(r[2]),
+        sender=r[3],
+        to=json.loads(r[4]),
+        sent_at=from_us(r[5]),
+        refers_to=r[6],
+        content=CONTENT_MODELS[type_].model_validate_json(r[7]),
         exercise_id=r[8],
     )
 
@@ -293,16 +328,34 @@ def _delivery(r: Sequence[Any]) -> Delivery:
 
 def _chase(r: Sequence[Any]) -> Chase:
     return Chase(
-        id=r[0], message_id=r[1], country=r[2], pocs=tuple(r[3].split(",")),
-        sent_at=from_us(r[4]), status=ChaseStatus(r[5]), steps_done=r[6], reached=r[7],
-        reminders=r[8], acknowledged_at=_opt_dt(r[9]), acknowledged_by=r[10],
-        gave_up_at=_opt_dt(r[11]), next_due_at=_opt_dt(r[12]),
+        id=r[0],
+        message_id=r[1],
+        country=r[2],
+        pocs=tuple(r[3].split(",")),
+        sent_at=from_us(r[4]),
+        status=ChaseStatus(r[5]),
+        steps_done=r[6],
+        reached=r[7],
+        reminders=r[8],
+        acknowledged_at=_opt_dt(r[9]),
+        acknowledged_by=r[10],
+        gave_up_at=_opt_dt(r[11]),
+        next_due_at=_opt_dt(r[12]),
     )
 
 
 def _chase_update(c: Chase) -> tuple[Any, ...]:
-    return (c.status.value, c.steps_done, c.reached, c.reminders, _opt_us(c.acknowledged_at),
-            c.acknowledged_by, _opt_us(c.gave_up_at), _opt_us(c.next_due_at), c.id)
+    return (
+        c.status.value,
+        c.steps_done,
+        c.reached,
+        c.reminders,
+        _opt_us(c.acknowledged_at),
+        c.acknowledged_by,
+        _opt_us(c.gave_up_at),
+        _opt_us(c.next_due_at),
+        c.id,
+    )
 
 
 _UPDATE_CHASE = (
@@ -312,8 +365,15 @@ _UPDATE_CHASE = (
 
 
 def _event_row(e: Event) -> tuple[Any, ...]:
-    return (to_us(e.at), e.kind.value, e.message_id, e.country, e.poc, _opt_us(e.due_at),
-            json.dumps(e.detail) if e.detail else None)
+    return (
+        to_us(e.at),
+        e.kind.value,
+        e.message_id,
+        e.country,
+        e.poc,
+        _opt_us(e.due_at),
+        json.dumps(e.detail) if e.detail else None,
+    )
 
 
 async def _insert_events(conn: aiosqlite.Connection, events: Sequence[Event]) -> None:
@@ -355,10 +415,18 @@ async def _add_message(
         try:
             await conn.execute(
                 f"INSERT INTO messages ({_MESSAGE_COLUMNS}, policy) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (message.id, message.type.value, message.mode.value, message.sender,
-                 json.dumps(message.to), to_us(message.sent_at), message.refers_to,
-                 message.content.model_dump_json(exclude_none=True), message.exercise_id,
-                 policy.model_dump_json()),
+                (
+                    message.id,
+                    message.type.value,
+                    message.mode.value,
+                    message.sender,
+                    json.dumps(message.to),
+                    to_us(message.sent_at),
+                    message.refers_to,
+                    message.content.model_dump_json(exclude_none=True),
+                    message.exercise_id,
+                    policy.model_dump_json(),
+                ),
             )
         except sqlite3.IntegrityError:
             out.append(Conflict(f"message {message.id!r} exists"))
@@ -370,8 +438,21 @@ async def _add_message(
         await conn.executemany(
             f"INSERT INTO chases ({_CHASE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
-                (i, c.message_id, c.country, ",".join(c.pocs), to_us(c.sent_at), c.status.value,
-                 c.steps_done, c.reached, c.reminders, None, None, None, _opt_us(c.next_due_at))
+                (
+                    i,
+                    c.message_id,
+                    c.country,
+                    ",".join(c.pocs),
+                    to_us(c.sent_at),
+                    c.status.value,
+                    c.steps_done,
+                    c.reached,
+                    c.reminders,
+                    None,
+                    None,
+                    None,
+                    _opt_us(c.next_due_at),
+                )
                 for i, c in zip(ids, chases, strict=True)
             ],
         )
@@ -467,8 +548,11 @@ async def _fire(
             await conn.executemany(
                 "INSERT INTO deliveries (message_id, poc, country, delivered_at)"
                 " VALUES (?, ?, ?, ?)",
-                [(e.message_id, e.poc, e.country, to_us(e.at))
-                 for e in events if e.kind is EventKind.ESCALATED],
+                [
+                    (e.message_id, e.poc, e.country, to_us(e.at))
+                    for e in events
+                    if e.kind is EventKind.ESCALATED
+                ],
             )
             await _insert_events(conn, events)
         out.append(fired)

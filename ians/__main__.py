@@ -1,0 +1,5 @@
+import sys
+
+from ians.cli import main
+
+sys.exit(main())

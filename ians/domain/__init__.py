@@ -1,0 +1,1 @@
+"""Pure models and rules of the IAN System: no I/O."""

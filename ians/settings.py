@@ -1,0 +1,71 @@
+"""Server settings: environment variables (`IANS_*`), command-line flags, a settings file.
+
+The optional settings file (YAML, `IANS_SETTINGS_FILE` or `--settings`) holds what
+is too rich for a variable; for now the acknowledgement policies:
+
+    policies:
+      default: {ack_within: 30m}
+      test: {give_up_after: 2h}                  # every message in test mode
+      assistance_request: {respond_within: 1h}   # one type, any mode
+      exercise/early_warning: {reminders: [5m, 10m]}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ians.domain.messages import MessageType, Mode
+from ians.domain.policy import PolicyOverride, PolicyTable
+from ians.errors import FileError, Problem
+from ians.files import line_of, load_yaml_file, validate
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IANS_", extra="ignore")
+
+    db: Path = Path("ians.db")
+    contacts: list[Path] = Field(default_factory=lambda: [Path("contacts")])
+    host: str = "127.0.0.1"
+    port: int = 8080
+    admin_token: SecretStr | None = None
+    settings_file: Path | None = None
+    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+
+
+class SettingsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policies: dict[str, PolicyOverride] = Field(default_factory=dict)
+
+
+_POLICY_KEYS = (
+    {"default"}
+    | {m.value for m in Mode}
+    | {t.value for t in MessageType}
+    | {f"{m.value}/{t.value}" for m in Mode for t in MessageType}
+)
+
+
+def load_policy_table(path: Path | None) -> PolicyTable:
+    """The policies of a settings file (defaults without one). Raises FileError."""
+    if path is None:
+        return PolicyTable()
+    data = load_yaml_file(path)
+    parsed = validate(SettingsFile, data if data is not None else {}, str(path))
+    problems = [
+        Problem(
+            str(path),
+            line_of(data, ["policies", key]),
+            f"policies.{key}",
+            "not a policy key: use default, a mode, a message type or mode/type",
+        )
+        for key in parsed.policies
+        if key not in _POLICY_KEYS
+    ]
+    if problems:
+        raise FileError(problems)
+    return PolicyTable(overrides=parsed.policies)

@@ -1,0 +1,1 @@
+"""The HTTP API: app factory, authentication, routes and the OpenAPI description."""

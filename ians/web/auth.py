@@ -1,0 +1,109 @@
+"""Bearer tokens: the admin's and one per PoC, stored as SHA-256 hashes.
+
+Tokens are 256-bit random strings, so a fast hash is enough to store them; the
+hash of a presented token is compared in constant time with the admin's, and
+looked up among the PoCs' (a dictionary lookup on the hash reveals nothing of
+the token itself).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from ians.clock import Clock
+from ians.domain.contacts import PointOfContact, Registry
+from ians.errors import Forbidden, Unauthorized
+from ians.store import Store
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the admin (secretariat), or a PoC."""
+
+    poc: PointOfContact | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.poc is None
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Forbidden("only the secretariat (admin token) may do this")
+
+    def require_poc(self) -> PointOfContact:
+        if self.poc is None:
+            raise Forbidden("only a point of contact (PoC token) may do this")
+        return self.poc
+
+
+ADMIN = Principal()
+
+
+class Tokens:
+    """The live token table, loaded from the store and written through to it."""
+
+    def __init__(self, store: Store, registry: Registry, clock: Clock) -> None:
+        self._store = store
+        self._registry = registry
+        self._clock = clock
+        self._admin_hash = ""
+        self._pocs: dict[str, str] = {}
+
+    async def load(self, admin_token: str | None) -> str | None:
+        """Load the stored hashes; set the admin token from `admin_token`, or make one.
+
+        Returns the admin token when it was generated now (to be shown once), else None.
+        """
+        generated = None
+        if admin_token:
+            self._admin_hash = token_hash(admin_token)
+            if await self._store.admin_token_hash() != self._admin_hash:
+                await self._store.set_admin_token_hash(self._admin_hash)
+        else:
+            stored = await self._store.admin_token_hash()
+            if stored is None:
+                generated = new_token()
+                stored = token_hash(generated)
+                await self._store.set_admin_token_hash(stored)
+            self._admin_hash = stored
+        self._pocs = await self._store.poc_token_hashes()
+        return generated
+
+    async def issue(self, poc_id: str) -> str:
+        """A new token for the PoC; its previous one stops working.
+
+        Raises UnknownPointOfContact.
+        """
+        self._registry.poc(poc_id)
+        token = new_token()
+        hashed = token_hash(token)
+        await self._store.set_poc_token_hash(poc_id, hashed, self._clock.now())
+        self._pocs = {h: p for h, p in self._pocs.items() if p != poc_id}
+        self._pocs[hashed] = poc_id
+        return token
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        """The caller behind an `Authorization: Bearer` header. Raises Unauthorized."""
+        if not authorization:
+            raise Unauthorized("missing bearer token (Authorization: Bearer <token>)")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("use Authorization: Bearer <token>")
+        hashed = token_hash(token.strip())
+        if hmac.compare_digest(hashed, self._admin_hash):
+            return ADMIN
+        poc_id = self._pocs.get(hashed)
+        if poc_id is None or poc_id not in self._registry.pocs:
+            raise Unauthorized("unknown or replaced token")
+        return Principal(self._registry.pocs[poc_id])

@@ -1,0 +1,11 @@
+"""Typed application state."""
+
+from aiohttp import web
+
+from ians.domain.contacts import Registry
+from ians.tracking import Tracker
+from ians.web.auth import Tokens
+
+registry_key = web.AppKey("registry", Registry)
+tracker_key = web.AppKey("tracker", Tracker)
+tokens_key = web.AppKey("tokens", Tokens)

@@ -1,0 +1,110 @@
+"""/api/openapi.json, generated from ENDPOINTS and the pydantic models they name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import TypeAdapter
+from pydantic.json_schema import models_json_schema
+
+import ians
+from ians.web.routes import ENDPOINTS
+from ians.web.views import ErrorBody
+
+_REF = "#/components/schemas/{model}"
+_ERRORS = {
+    "400": "Malformed body",
+    "401": "No or bad token",
+    "403": "Not allowed for this caller",
+    "404": "Unknown id",
+    "409": "State conflict",
+    "413": "Body over 1 MiB",
+    "422": "Invalid field; details name the field path",
+}
+
+
+def openapi() -> dict[str, Any]:
+    """The OpenAPI 3.1 description of every endpoint."""
+    models = {e.response for e in ENDPOINTS} | {ErrorBody}
+    _, defs = models_json_schema([(m, "serialization") for m in models], ref_template=_REF)
+    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    paths: dict[str, Any] = {}
+    for e in ENDPOINTS:
+        op: dict[str, Any] = {
+            "summary": e.summary,
+            "operationId": e.handler.__name__,
+            "description": f"Who may call it: {e.who}.",
+            "responses": {
+                str(e.status): {"description": "OK", "content": _json(_ref(e.response.__name__))},
+                **{
+                    code: {"description": text, "content": _json(_ref("ErrorBody"))}
+                    for code, text in _ERRORS.items()
+                    if _applies(code, e.who, e.body, e.path)
+                },
+            },
+        }
+        if e.who != "anyone":
+            op["security"] = [{"bearer": []}]
+        if e.body is not None:
+            body_schema = TypeAdapter(e.body).json_schema(ref_template=_REF, mode="validation")
+            schemas.update(body_schema.pop("$defs", {}))
+            name = e.body_name
+            schemas[name] = body_schema
+            op["requestBody"] = {
+                "required": e.method == "POST" and name != "AckBody",
+                "content": _json(_ref(name)),
+            }
+        params = [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in _path_params(e.path)
+        ]
+        params += [
+            {
+                "name": q,
+                "in": "query",
+                "required": False,
+                "description": text,
+                "schema": {"type": "string"},
+            }
+            for q, text in e.query.items()
+        ]
+        if params:
+            op["parameters"] = params
+        paths.setdefault(e.path, {})[e.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "IANS",
+            "version": ians.__version__,
+            "description": "Industrial Accident Notification System simulator",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF.format(model=name)}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _path_params(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+
+def _applies(code: str, who: str, body: object, path: str) -> bool:
+    if code in ("401", "403"):
+        return who != "anyone"
+    if code in ("400", "413"):
+        return body is not None
+    if code == "404":
+        return "{" in path
+    if code == "422":
+        return body is not None or path == "/api/inbox"
+    return code != "409"

@@ -1,0 +1,173 @@
+"""Request and response bodies of the API.
+
+The same models validate requests, render responses and generate
+/api/openapi.json, so the description cannot drift from the behaviour.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ians.domain.chase import Chase, ChaseStatus
+from ians.domain.contacts import Country, PointOfContact
+from ians.domain.messages import Content, Message, MessageType, Mode
+from ians.store import InboxItem
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+
+class Health(_View):
+    status: str = "ok"
+
+
+class ErrorDetail(_View):
+    code: str
+    message: str
+    details: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ErrorBody(_View):
+    error: ErrorDetail
+
+
+class TokenView(_View):
+    token: str = Field(description="Shown once; only its hash is stored.")
+
+
+class PocView(_View):
+    id: str
+    country: str
+    roles: list[str]
+    organization: str
+    email: str | None
+    phone: str | None
+    webhook: str | None
+    hours: str
+    languages: list[str]
+
+    @classmethod
+    def of(cls, poc: PointOfContact) -> PocView:
+        return cls(
+            id=poc.id,
+            country=poc.country,
+            roles=[r.value for r in poc.roles],
+            organization=poc.organization,
+            email=poc.email,
+            phone=poc.phone,
+            webhook=poc.webhook,
+            hours=str(poc.hours),
+            languages=list(poc.languages),
+        )
+
+
+class CountryView(_View):
+    code: str
+    name: str
+    timezone: str
+    points_of_contact: list[str] = Field(description="PoC ids in escalation order")
+
+    @classmethod
+    def of(cls, country: Country) -> CountryView:
+        return cls(
+            code=country.code,
+            name=country.name,
+            timezone=country.timezone,
+            points_of_contact=[p.id for p in country.points_of_contact],
+        )
+
+
+class RecipientStatus(_View):
+    """Where the chase of one recipient country stands."""
+
+    country: str
+    status: ChaseStatus
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    reminders: int
+    escalations: int
+    reached: list[str] = Field(description="PoCs the message reached, in order")
+    next_step_at: datetime | None
+
+    @classmethod
+    def of(cls, chase: Chase) -> RecipientStatus:
+        return cls(
+            country=chase.country,
+            status=chase.status,
+            acknowledged_at=chase.acknowledged_at,
+            acknowledged_by=chase.acknowledged_by,
+            reminders=chase.reminders,
+            escalations=chase.escalations,
+            reached=list(chase.reached_pocs),
+            next_step_at=chase.next_due_at,
+        )
+
+
+class MessageView(_View):
+    id: str
+    type: MessageType
+    mode: Mode
+    sender: str | None = Field(alias="from", serialization_alias="from")
+    to: list[str]
+    sent_at: datetime
+    refers_to: str | None
+    content: Content
+    exercise_id: str | None
+    recipients: list[RecipientStatus]
+
+    @classmethod
+    def of(cls, message: Message, chases: list[Chase]) -> MessageView:
+        return cls(
+            id=message.id,
+            type=message.type,
+            mode=message.mode,
+            sender=message.sender,
+            to=message.to,
+            sent_at=message.sent_at,
+            refers_to=message.refers_to,
+            content=message.content,
+            exercise_id=message.exercise_id,
+            recipients=[RecipientStatus.of(c) for c in chases],
+        )
+
+
+class InboxEntry(_View):
+    message: MessageView
+    delivered_at: datetime
+    acknowledged_at: datetime | None = Field(description="this PoC's acknowledgement")
+
+    @classmethod
+    def of(cls, item: InboxItem) -> InboxEntry:
+        return cls(
+            message=MessageView.of(item.message, [item.chase]),
+            delivered_at=item.delivery.delivered_at,
+            acknowledged_at=item.delivery.acknowledged_at,
+        )
+
+
+class Inbox(_View):
+    messages: list[InboxEntry]
+
+
+class AckBody(_View):
+    """Optional body of an acknowledgement."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class AckView(_View):
+    acknowledged_at: datetime
+
+
+class Countries(_View):
+    countries: list[CountryView]
+
+
+class Pocs(_View):
+    points_of_contact: list[PocView]

@@ -1,0 +1,145 @@
+"""The server process killed with SIGKILL mid-chase: acks answered 200 survive, timers resume,
+nothing fires twice. Real process, real SQLite file, real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import ADMIN_TOKEN, REGISTRY_YAML, early_warning
+
+SETTINGS = """\
+policies:
+  default: {reminders: [2s, 4s], escalate_every: 3s, give_up_after: 1h}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, tmp_path: Path) -> None:
+        (tmp_path / "contacts.yaml").write_text(REGISTRY_YAML)
+        (tmp_path / "settings.yaml").write_text(SETTINGS)
+        self.db = tmp_path / "ians.db"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = [
+            sys.executable,
+            "-m",
+            "ians",
+            "serve",
+            "--port",
+            str(self.port),
+            "--db",
+            str(self.db),
+            "--contacts",
+            str(tmp_path / "contacts.yaml"),
+            "--settings",
+            str(tmp_path / "settings.yaml"),
+        ]
+        self.log = tmp_path / "server.log"
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        env = {**os.environ, "IANS_ADMIN_TOKEN": ADMIN_TOKEN}
+        with self.log.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.args, env=env, stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + 20
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                assert self.process.returncode is None, self.log.read_text()
+                try:
+                    async with session.get(f"{self.url}/api/health") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientConnectionError:
+                    pass
+                await _pause()
+        raise AssertionError(f"server did not start: {self.log.read_text()}")
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(self.process.wait(), 10)
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await asyncio.wait_for(self.process.wait(), 10)
+
+
+async def _pause() -> None:
+    await asyncio.sleep(0.05)  # a polling interval, bounded by the caller's deadline
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    server = Server(tmp_path)
+    yield server
+    await server.stop()
+
+
+async def call(method: str, url: str, token: str, body: Any = None) -> tuple[int, Any]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            method, url, json=body, headers={"Authorization": f"Bearer {token}"}
+        ) as response,
+    ):
+        return response.status, await response.json()
+
+
+async def test_sigkill_mid_chase_loses_no_ack_and_fires_nothing_twice(server: Server) -> None:
+    await server.start()
+    _, issued = await call("POST", f"{server.url}/api/pocs/rou-1/token", ADMIN_TOKEN)
+    status, message = await call("POST", f"{server.url}/api/messages", ADMIN_TOKEN, early_warning())
+    assert status == 201
+    status, ack = await call(
+        "POST", f"{server.url}/api/messages/{message['id']}/ack", issued["token"]
+    )
+    assert status == 200
+    await server.kill()  # right after the 200: no graceful shutdown
+
+    await server.start()
+    status, seen = await call("GET", f"{server.url}/api/messages/{message['id']}", ADMIN_TOKEN)
+    rou = next(r for r in seen["recipients"] if r["country"] == "ROU")
+    assert (rou["status"], rou["acknowledged_at"]) == ("acknowledged", ack["acknowledged_at"])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # HUN: reminders at 2s and 4s, escalations at 3s, 6s
+        _, seen = await call("GET", f"{server.url}/api/messages/{message['id']}", ADMIN_TOKEN)
+        hun = next(r for r in seen["recipients"] if r["country"] == "HUN")
+        if hun["escalations"] == 2:
+            break
+        await _pause()
+    assert (hun["reminders"], hun["escalations"], hun["reached"]) == (
+        2,
+        2,
+        ["hun-1", "hun-2", "hun-3"],
+    )
+    await server.stop()
+
+    with sqlite3.connect(server.db) as db:
+        steps = db.execute(
+            "SELECT kind, country, poc, due_at FROM events"
+            " WHERE kind IN ('reminded', 'escalated', 'acknowledged')"
+        ).fetchall()
+    assert len(steps) == len(set(steps))  # no step recorded twice
+    assert sum(kind == "reminded" for kind, *_ in steps) == 2 + 1  # 2 for hun-1, 1 for hun-2
+    assert [c for kind, c, *_ in steps if kind == "acknowledged"] == ["ROU"]
