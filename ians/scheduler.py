@@ -1,44 +1,50 @@
-"""Chase timers: armed in memory, woken by APScheduler at the earliest one.
+"""Timers: armed in memory, woken by APScheduler at the earliest one.
 
-One APScheduler job ("wake") is kept at the earliest due time. When it runs, every
-timer due on the clock is handed over in one batch. Arming costs a heap push;
-the job is moved only when the earliest due time changes. The database remains
-the source of truth: after a start the timers are armed again from it, and the
-handler ignores a timer whose chase has already moved on.
+A timer is a key `(kind, arg)`: ("chase", 17), ("inject", ("ex-1", "ew1")). Each kind
+has one handler, which gets every due timer of its kind in one batch. One
+APScheduler job ("wake") is kept at the earliest due time; arming costs a heap push
+and moves the job only when the earliest due time changes. The database remains
+the source of truth: after a start the timers are armed again from it, and
+handlers ignore a timer whose subject has already moved on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from ians.clock import Clock
 
-OnDue = Callable[[list[int], datetime], Awaitable[None]]
+TimerKey = tuple[str, Hashable]
+OnDue = Callable[[list[Any], datetime], Awaitable[None]]
 _WAKE_JOB = "ians-wake"
 
 
 class TimerWheel:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._heap: list[tuple[datetime, int]] = []
-        self._armed: dict[int, datetime] = {}
+        self._heap: list[tuple[datetime, TimerKey]] = []
+        self._armed: dict[TimerKey, datetime] = {}
         self._scheduler: AsyncIOScheduler | None = None
-        self._on_due: OnDue | None = None
+        self._handlers: dict[str, OnDue] = {}
         self._wake_at: datetime | None = None
         self._lock = asyncio.Lock()
 
     def __len__(self) -> int:
         return len(self._armed)
 
-    def start(self, on_due: OnDue, scheduler: AsyncIOScheduler | None = None) -> None:
-        """Hand due timers to `on_due`; with a scheduler, also wake by itself in real time."""
-        self._on_due = on_due
+    def handle(self, kind: str, on_due: OnDue) -> None:
+        """Hand the args of due timers of `kind` to `on_due`, in one call per run."""
+        self._handlers[kind] = on_due
+
+    def start(self, scheduler: AsyncIOScheduler | None = None) -> None:
+        """With a scheduler, wake by itself in real time; without, only on `run_due()`."""
         self._scheduler = scheduler
         if scheduler is not None and not scheduler.running:
             scheduler.start()
@@ -49,41 +55,48 @@ class TimerWheel:
             self._scheduler.shutdown(wait=False)
         self._scheduler = None
 
-    def arm(self, chase_id: int, due: datetime) -> None:
-        """Fire `chase_id` at `due` (replacing an earlier arming of it)."""
-        self._armed[chase_id] = due
-        heapq.heappush(self._heap, (due, chase_id))
+    def arm(self, key: TimerKey, due: datetime) -> None:
+        """Fire `key` at `due` (replacing an earlier arming of it)."""
+        self._armed[key] = due
+        heapq.heappush(self._heap, (due, key))
         if self._wake_at is None or due < self._wake_at:
             self._schedule_wake()
 
-    def arm_many(self, timers: Iterable[tuple[datetime, int]]) -> None:
-        for due, chase_id in timers:
-            self._armed[chase_id] = due
-            self._heap.append((due, chase_id))
+    def arm_many(self, timers: Iterable[tuple[datetime, TimerKey]]) -> None:
+        for due, key in timers:
+            self._armed[key] = due
+            self._heap.append((due, key))
         heapq.heapify(self._heap)
         self._schedule_wake()
 
-    def disarm(self, chase_id: int) -> None:
-        self._armed.pop(chase_id, None)  # its heap entry is skipped when it comes up
+    def disarm(self, key: TimerKey) -> None:
+        self._armed.pop(key, None)  # its heap entry is skipped when it comes up
+
+    def is_armed(self, key: TimerKey) -> bool:
+        return key in self._armed
 
     def next_due(self) -> datetime | None:
         self._drop_stale()
         return self._heap[0][0] if self._heap else None
 
     async def run_due(self) -> int:
-        """Hand every timer due on the clock to the handler; returns how many."""
+        """Hand every timer due on the clock to its kind's handler; returns how many."""
         async with self._lock:
             now = self._clock.now()
-            due: list[int] = []
+            due: dict[str, list[Any]] = {}
+            count = 0
             while self._heap and self._heap[0][0] <= now:
-                at, chase_id = heapq.heappop(self._heap)
-                if self._armed.get(chase_id) == at:
-                    del self._armed[chase_id]
-                    due.append(chase_id)
-            if due and self._on_due is not None:
-                await self._on_due(due, now)
-            self._schedule_wake()
-            return len(due)
+                at, key = heapq.heappop(self._heap)
+                if self._armed.get(key) == at:
+                    del self._armed[key]
+                    due.setdefault(key[0], []).append(key[1])
+                    count += 1
+            try:
+                for kind, args in due.items():
+                    await self._handlers[kind](args, now)
+            finally:
+                self._schedule_wake()
+            return count
 
     def _drop_stale(self) -> None:
         while self._heap and self._armed.get(self._heap[0][1]) != self._heap[0][0]:

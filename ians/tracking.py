@@ -7,7 +7,6 @@ the exercise runner all call it.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -15,22 +14,13 @@ from ians.clock import Clock
 from ians.delivery import Dispatcher, Notice, NoticeKind
 from ians.domain.chase import Chase, ChaseStatus, Event, EventKind, start_chase
 from ians.domain.contacts import Registry
-from ians.domain.messages import AnyDraft, Message, MessageType, check_reference, route
+from ians.domain.messages import AnyDraft, Message, check_reference, message_id, route
 from ians.domain.policy import AckPolicy, PolicyTable
 from ians.scheduler import TimerWheel
 from ians.store import AckResult, Store
 
-_ID_PREFIX = {
-    MessageType.EARLY_WARNING: "ew",
-    MessageType.INFORMATION: "ir",
-    MessageType.ASSISTANCE_REQUEST: "ar",
-    MessageType.ASSISTANCE_RESPONSE: "as",
-    MessageType.TEST: "te",
-}
-
-
-def new_message_id(type_: MessageType) -> str:
-    return f"{_ID_PREFIX[type_]}-{secrets.token_hex(8)}"
+CHASE = "chase"
+"""The timer kind of chase steps: `(CHASE, chase_id)`."""
 
 
 class Tracker:
@@ -49,6 +39,7 @@ class Tracker:
         self.timers = timers
         self.dispatcher = dispatcher
         self.policies = policies or PolicyTable()
+        timers.handle(CHASE, self.fire_due)
 
     async def recover(self) -> int:
         """Arm the timer of every pending chase in the store; returns how many.
@@ -56,7 +47,7 @@ class Tracker:
         Overdue ones fire at the next run of the timers, at once.
         """
         pending = await self.store.pending_timers()
-        self.timers.arm_many(pending)
+        self.timers.arm_many((due, (CHASE, chase_id)) for due, chase_id in pending)
         return len(pending)
 
     async def send(
@@ -78,7 +69,7 @@ class Tracker:
         policy = policy or self.policies.resolve(draft.type, draft.mode)
         now = self.clock.now()
         message = Message(
-            id=new_message_id(draft.type),
+            id=message_id(draft.type),
             type=draft.type,
             mode=draft.mode,
             sender=draft.sender,
@@ -91,7 +82,9 @@ class Tracker:
         chases = [start_chase(message.id, c, pocs, now, policy) for c, pocs in routes.items()]
         events = [Event(now, EventKind.SENT, message.id, c.country, c.pocs[0]) for c in chases]
         chases = await self.store.add_message(message, policy, chases, events)
-        self.timers.arm_many((c.next_due_at, c.id) for c in chases if c.next_due_at and c.id)
+        self.timers.arm_many(
+            (c.next_due_at, (CHASE, c.id)) for c in chases if c.next_due_at and c.id
+        )
         self.dispatcher.submit(
             [Notice(NoticeKind.MESSAGE, message.id, c.pocs[0], c.country) for c in chases]
         )
@@ -104,7 +97,7 @@ class Tracker:
         """
         result = await self.store.acknowledge(message_id, poc, self.clock.now(), note)
         if result.chase.status is not ChaseStatus.PENDING and result.chase.id is not None:
-            self.timers.disarm(result.chase.id)
+            self.timers.disarm((CHASE, result.chase.id))
         return result
 
     async def fire_due(self, chase_ids: Sequence[int], now: datetime) -> None:
@@ -113,7 +106,7 @@ class Tracker:
         notices: list[Notice] = []
         for f in fired:
             if f.chase.next_due_at is not None and f.chase.id is not None:
-                self.timers.arm(f.chase.id, f.chase.next_due_at)
+                self.timers.arm((CHASE, f.chase.id), f.chase.next_due_at)
             for e in f.events:
                 if e.poc is None:
                     continue

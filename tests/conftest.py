@@ -78,7 +78,7 @@ async def make_tracker(store: SqliteStore, registry: Registry, clock: ManualCloc
     timers = TimerWheel(clock)
     dispatcher = Dispatcher(store, registry, clock, [InboxChannel()])
     tracker = Tracker(store, registry, clock, timers, dispatcher, TEST_POLICIES)
-    timers.start(tracker.fire_due)
+    timers.start()
     await tracker.recover()
     return tracker
 

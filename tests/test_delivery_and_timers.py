@@ -46,7 +46,7 @@ async def test_every_channel_that_reaches_a_poc_delivers_and_is_recorded(
     timers = TimerWheel(clock)
     dispatcher = Dispatcher(store, registry, clock, [InboxChannel(), channel])
     tracker = Tracker(store, registry, clock, timers, dispatcher, TEST_POLICIES)
-    timers.start(tracker.fire_due)
+    timers.start()
     message, _ = await tracker.send(draft(early_warning(sender="HUN", to=["SRB"])))
     clock.advance(timedelta(minutes=30))  # a reminder to srb-1, escalation to srb-2
     await timers.run_due()
@@ -70,15 +70,16 @@ async def test_apscheduler_wakes_the_wheel_when_a_timer_falls_due(clock: ManualC
         await fired.put((ids, now))
 
     wheel = TimerWheel(clock)
-    wheel.start(on_due, AsyncIOScheduler(timezone="UTC"))
+    wheel.handle("t", on_due)
+    wheel.start(AsyncIOScheduler(timezone="UTC"))
     try:
-        wheel.arm(1, clock.now() + timedelta(hours=1))
-        wheel.arm(2, clock.now())  # due now: the scheduler wakes at once
+        wheel.arm(("t", 1), clock.now() + timedelta(hours=1))
+        wheel.arm(("t", 2), clock.now())  # due now: the scheduler wakes at once
         assert await asyncio.wait_for(fired.get(), 5) == ([2], clock.now())
-        wheel.arm(3, clock.now() - timedelta(seconds=1))  # overdue, after a restart say
+        wheel.arm(("t", 3), clock.now() - timedelta(seconds=1))  # overdue, after a restart say
         assert (await asyncio.wait_for(fired.get(), 5))[0] == [3]
         assert wheel.next_due() == clock.now() + timedelta(hours=1)
-        wheel.disarm(1)
+        wheel.disarm(("t", 1))
         assert wheel.next_due() is None and len(wheel) == 0
     finally:
         wheel.shutdown()
@@ -91,9 +92,10 @@ async def test_a_rearmed_timer_fires_only_at_its_new_time(clock: ManualClock) ->
         seen.append(ids)
 
     wheel = TimerWheel(clock)
-    wheel.start(on_due)
-    wheel.arm(7, clock.now() + timedelta(minutes=1))
-    wheel.arm(7, clock.now() + timedelta(minutes=5))
+    wheel.handle("t", on_due)
+    wheel.start()
+    wheel.arm(("t", 7), clock.now() + timedelta(minutes=1))
+    wheel.arm(("t", 7), clock.now() + timedelta(minutes=5))
     clock.advance(timedelta(minutes=2))
     assert await wheel.run_due() == 0
     clock.advance(timedelta(minutes=3))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -244,3 +245,17 @@ CONTENT_MODELS: dict[MessageType, type[BaseModel]] = {
     MessageType.ASSISTANCE_RESPONSE: AssistanceResponseContent,
     MessageType.TEST: TestContent,
 }
+
+
+_ID_PREFIX = {
+    MessageType.EARLY_WARNING: "ew",
+    MessageType.INFORMATION: "ir",
+    MessageType.ASSISTANCE_REQUEST: "ar",
+    MessageType.ASSISTANCE_RESPONSE: "as",
+    MessageType.TEST: "te",
+}
+
+
+def message_id(type_: MessageType, suffix: str | None = None) -> str:
+    """A message id that shows its type: `ew-<suffix>`, random when no suffix is given."""
+    return f"{_ID_PREFIX[type_]}-{suffix or secrets.token_hex(8)}"

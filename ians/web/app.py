@@ -67,7 +67,7 @@ def _services(config: AppConfig):  # type: ignore[no-untyped-def]
         app[tokens_key] = tokens
         armed = await tracker.recover()
         scheduler = AsyncIOScheduler(timezone="UTC") if config.run_timers else None
-        timers.start(tracker.fire_due, scheduler)
+        timers.start(scheduler)
         log.info("IANS ready: %d countries, %d timers armed", len(config.registry), armed)
         try:
             yield
