@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ians.errors import FileError, IansError, Problem
+from ians.reports.render import FORMATS
+
+if TYPE_CHECKING:
+    from ians.domain.contacts import Registry
+    from ians.scenarios.virtual import TimedScenario
+    from ians.settings import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,9 +50,68 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     check = commands.add_parser("check", help="validate contacts and scenario files")
-    check.add_argument("files", nargs="+", type=Path, help="contacts folders or files")
+    check.add_argument("files", nargs="+", type=Path, help="contacts and scenario files or folders")
     check.set_defaults(run=_check)
+
+    drill = commands.add_parser("drill", help="run an exercise of a scenario and write its report")
+    drill.add_argument("scenario", type=Path)
+    clock = drill.add_mutually_exclusive_group()
+    clock.add_argument(
+        "--virtual", action="store_true", help="virtual time: every PoC simulated, done in seconds"
+    )
+    clock.add_argument(
+        "--speed", type=float, default=1.0, help="run the timeline N times faster (real clock)"
+    )
+    drill.add_argument(
+        "--simulate", default="", help="countries (comma-separated) or 'all' whose PoCs IANS plays"
+    )
+    _seed_and_start(drill)
+    drill.add_argument(
+        "--report",
+        type=Path,
+        help="write the report here (format from the suffix: json csv md html)",
+    )
+    drill.add_argument("--host", help="serve the API meanwhile on this address (real clock)")
+    drill.add_argument("--port", type=int, help="and this port (default 8080)")
+    drill.add_argument("--settings", type=Path, help="settings file (YAML): policies")
+    _common(drill)
+    drill.set_defaults(run=_drill)
+
+    simulate = commands.add_parser("simulate", help="Monte Carlo over virtual runs")
+    simulate.add_argument("scenario", type=Path)
+    simulate.add_argument("--runs", type=int, required=True)
+    _seed_and_start(simulate)
+    simulate.add_argument("--format", choices=["text", "json"], default="text")
+    simulate.add_argument("--settings", type=Path, help="settings file (YAML): policies")
+    simulate.add_argument(
+        "--contacts", type=Path, action="append", help="contacts folder or file (default contacts/)"
+    )
+    simulate.set_defaults(run=_simulate)
+
+    report = commands.add_parser("report", help="the report of an exercise in the database")
+    report.add_argument("exercise_id")
+    report.add_argument("--format", choices=list(FORMATS), default="json")
+    report.add_argument("--output", type=Path, help="write here instead of to standard output")
+    _common(report)
+    report.set_defaults(run=_report)
     return parser
+
+
+def _seed_and_start(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="seed of the simulated PoCs")
+    parser.add_argument(
+        "--start", type=_when, help="scenario start, RFC 3339 (e.g. 2026-11-27T17:00:00+01:00)"
+    )
+
+
+def _when(text: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an RFC 3339 time") from None
+    if at.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs an offset, such as Z or +01:00")
+    return at
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -106,9 +174,9 @@ def _install_uvloop() -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from ians.contacts import check_contacts
+    from ians.scenarios.loader import check_files
 
-    problems: list[Problem] = check_contacts(args.files)
+    problems: list[Problem] = check_files(args.files)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -116,3 +184,183 @@ def _check(args: argparse.Namespace) -> int:
         return 1
     print(f"ok: {', '.join(str(f) for f in args.files)}")
     return 0
+
+
+def _settings(args: argparse.Namespace, **flags: object) -> Settings:
+    from ians.settings import Settings
+
+    given = {
+        "contacts": getattr(args, "contacts", None),
+        "db": getattr(args, "db", None),
+        "settings_file": getattr(args, "settings", None),
+        **flags,
+    }
+    return Settings.model_validate({k: v for k, v in given.items() if v is not None})
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ians.contacts import load_registry
+    from ians.exercises import load_timed_scenario
+    from ians.scenarios.montecarlo import monte_carlo
+    from ians.scenarios.virtual import VirtualExercise
+    from ians.settings import load_policy_table
+
+    if args.runs < 1 or args.runs > 1_000_000:
+        raise IansError("--runs must be from 1 to 1000000")
+    settings = _settings(args)
+    registry = load_registry(settings.contacts)
+    scenario = load_timed_scenario(args.scenario, registry)
+    start = args.start or datetime.now(UTC)
+    exercise = VirtualExercise(
+        scenario, registry, load_policy_table(settings.settings_file), start, "simulation"
+    )
+    with tqdm(total=args.runs, unit="run", file=sys.stderr, disable=None) as bar:
+        figures = monte_carlo(exercise, args.runs, args.seed, on_run=lambda _: bar.update())
+    if args.format == "json":
+        print(json.dumps(figures, indent=2))
+        return 0
+    print(f"{scenario.name}: {args.runs} virtual runs from {start.isoformat()}, seed {args.seed}")
+    print(f"{'country':8} {'acked':>7} {'in target':>10} {'median':>9} {'p90':>9}")
+    for row in figures["by_country"]:
+        seconds = row["ack_seconds"]
+        print(
+            f"{row['country']:8} {row['ack_rate']:7.1%} {row['within_target_rate']:10.1%}"
+            f" {_span(seconds['median']):>9} {_span(seconds['p90']):>9}"
+        )
+    return 0
+
+
+def _span(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _report(args: argparse.Namespace) -> int:
+    from ians.reports.build import build_report
+    from ians.reports.render import render
+    from ians.store.sqlite import SqliteStore
+
+    settings = _settings(args)
+    if not settings.db.exists():
+        raise IansError(f"no database at {settings.db}")
+
+    async def read() -> bytes:
+        store = await SqliteStore.open(settings.db)
+        try:
+            facts = await store.exercise_facts(args.exercise_id)
+        finally:
+            await store.close()
+        return render(build_report(facts), facts, args.format)
+
+    body = asyncio.run(read())
+    if args.output:
+        args.output.write_bytes(body)
+    else:
+        sys.stdout.buffer.write(body)
+    return 0
+
+
+def _drill(args: argparse.Namespace) -> int:
+    from ians.contacts import load_registry
+    from ians.exercises import load_timed_scenario
+
+    settings = _settings(args, host=args.host, port=args.port)
+    registry = load_registry(settings.contacts)
+    scenario = load_timed_scenario(args.scenario, registry)
+    fmt = "json"
+    if args.report is not None:
+        fmt = args.report.suffix.lstrip(".").lower()
+        if fmt not in FORMATS:
+            raise IansError(f"--report: use a .json, .csv, .md or .html file, not {args.report}")
+    simulate = [c.strip() for c in args.simulate.split(",") if c.strip()]
+    if simulate == ["all"]:
+        simulate = list(registry.countries)
+    if args.virtual and simulate:
+        raise IansError("--simulate is for the real clock: in virtual time every PoC is simulated")
+    _install_uvloop()
+    body = asyncio.run(_run_drill(args, settings, registry, scenario, tuple(simulate), fmt))
+    if args.report is not None:
+        args.report.write_bytes(body)
+        print(f"report written to {args.report}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(body)
+    return 0
+
+
+async def _run_drill(
+    args: argparse.Namespace,
+    settings: Settings,
+    registry: Registry,
+    scenario: TimedScenario,
+    simulate: tuple[str, ...],
+    fmt: str,
+) -> bytes:
+    from aiohttp import web
+    from tqdm import tqdm
+
+    from ians.domain.exercise import ClockKind, ExerciseState
+    from ians.exercises import ExerciseRequest, progress
+    from ians.reports.build import build_report
+    from ians.reports.render import render
+    from ians.services import AppConfig
+    from ians.settings import load_policy_table
+    from ians.web.app import create_app
+    from ians.web.keys import exercises_key, tracker_key
+
+    config = AppConfig(
+        registry=registry,
+        db=str(settings.db),
+        admin_token=settings.admin_token.get_secret_value() if settings.admin_token else None,
+        policies=load_policy_table(settings.settings_file),
+        synchronous=settings.synchronous,
+    )
+    app = create_app(config)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        exercises, store = app[exercises_key], app[tracker_key].store
+        request = ExerciseRequest(
+            scenario=scenario,
+            source=args.scenario.read_text(encoding="utf-8"),
+            clock=ClockKind.VIRTUAL if args.virtual else ClockKind.REAL,
+            speed=args.speed,
+            seed=args.seed,
+            start=args.start,
+            simulate=simulate,
+        )
+        exercise = await exercises.start(request)
+        print(f"exercise {exercise.id}: {scenario.name}", file=sys.stderr)
+        if exercise.state == ExerciseState.RUNNING:
+            site = web.TCPSite(runner, settings.host, settings.port)
+            await site.start()
+            print(
+                f"API on http://{settings.host}:{settings.port} (Ctrl-C stops the exercise)",
+                file=sys.stderr,
+            )
+            total = len(scenario.timeline(registry))
+            with tqdm(total=total, unit="inject", file=sys.stderr, disable=None) as bar:
+                try:
+                    while exercise.state == ExerciseState.RUNNING:
+                        await asyncio.sleep(0.5)  # a progress display, not a wait for an event
+                        facts = await store.exercise_facts(exercise.id)
+                        exercise = facts.exercise
+                        done = progress(facts.messages, facts.chases, total)
+                        bar.n = done["injects_sent"]
+                        bar.set_postfix(
+                            acknowledged=done["acknowledged"],
+                            pending=done["pending"],
+                            gave_up=done["gave_up"],
+                        )
+                        bar.refresh()
+                except (KeyboardInterrupt, asyncio.CancelledError):
+                    exercise = await exercises.stop(exercise.id)
+        facts = await store.exercise_facts(exercise.id)
+        print(f"exercise {exercise.id} {facts.exercise.state}", file=sys.stderr)
+        return render(build_report(facts), facts, fmt)
+    finally:
+        await runner.cleanup()

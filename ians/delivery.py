@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -37,13 +38,14 @@ class Notice:
     message_id: str
     poc: str
     country: str
+    at: datetime  # when the message reached the PoC, or the reminder fell due
 
 
 class Channel(Protocol):
     name: str
 
-    def reaches(self, poc: PointOfContact) -> bool:
-        """Whether this channel has a way to reach the PoC."""
+    def reaches(self, poc: PointOfContact, notice: Notice) -> bool:
+        """Whether this channel has a way to reach the PoC with this notice."""
 
     async def deliver(self, notice: Notice, poc: PointOfContact) -> None:
         """Deliver one notice; raises on failure."""
@@ -54,7 +56,7 @@ class InboxChannel:
 
     name = "inbox"
 
-    def reaches(self, poc: PointOfContact) -> bool:
+    def reaches(self, poc: PointOfContact, notice: Notice) -> bool:
         return True
 
     async def deliver(self, notice: Notice, poc: PointOfContact) -> None:
@@ -72,6 +74,9 @@ class Dispatcher:
         self._clock = clock
         self._channels = list(channels)
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def add_channel(self, channel: Channel) -> None:
+        self._channels.append(channel)
 
     def submit(self, notices: Sequence[Notice]) -> None:
         """Deliver these notices after the caller's commit; returns at once."""
@@ -96,7 +101,7 @@ class Dispatcher:
 
     def _channels_for(self, notice: Notice) -> list[Channel]:
         poc = self._registry.pocs.get(notice.poc)
-        return [c for c in self._channels if poc is not None and c.reaches(poc)]
+        return [c for c in self._channels if poc is not None and c.reaches(poc, notice)]
 
     async def _deliver(self, notice: Notice, channel: Channel) -> Event | None:
         poc = self._registry.poc(notice.poc)

@@ -60,6 +60,11 @@ class UnknownPointOfContact(NotFound):
         super().__init__(f"no point of contact {poc_id!r}")
 
 
+class UnknownExercise(NotFound):
+    def __init__(self, exercise_id: str) -> None:
+        super().__init__(f"no exercise {exercise_id!r}")
+
+
 class Conflict(IansError):
     status = 409
     code = "conflict"

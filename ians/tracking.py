@@ -7,7 +7,7 @@ the exercise runner all call it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from ians.clock import Clock
@@ -19,6 +19,7 @@ from ians.domain.policy import AckPolicy, PolicyTable
 from ians.scheduler import TimerWheel
 from ians.store import AckResult, Store
 
+Settled = Callable[[list[Chase]], Awaitable[None]]
 CHASE = "chase"
 """The timer kind of chase steps: `(CHASE, chase_id)`."""
 
@@ -39,6 +40,7 @@ class Tracker:
         self.timers = timers
         self.dispatcher = dispatcher
         self.policies = policies or PolicyTable()
+        self.settled: list[Settled] = []  # told of chases that ended, e.g. to complete exercises
         timers.handle(CHASE, self.fire_due)
 
     async def recover(self) -> int:
@@ -56,8 +58,11 @@ class Tracker:
         *,
         exercise_id: str | None = None,
         policy: AckPolicy | None = None,
+        inject: str | None = None,
     ) -> tuple[Message, list[Chase]]:
         """Send a message to the first PoC of each recipient country and start chasing them.
+
+        An exercise passes its id, the inject and the policy.
 
         Raises InvalidInput (naming the field) for a bad route or reference.
         """
@@ -81,12 +86,12 @@ class Tracker:
         )
         chases = [start_chase(message.id, c, pocs, now, policy) for c, pocs in routes.items()]
         events = [Event(now, EventKind.SENT, message.id, c.country, c.pocs[0]) for c in chases]
-        chases = await self.store.add_message(message, policy, chases, events)
+        chases = await self.store.add_message(message, policy, chases, events, inject)
         self.timers.arm_many(
             (c.next_due_at, (CHASE, c.id)) for c in chases if c.next_due_at and c.id
         )
         self.dispatcher.submit(
-            [Notice(NoticeKind.MESSAGE, message.id, c.pocs[0], c.country) for c in chases]
+            [Notice(NoticeKind.MESSAGE, message.id, c.pocs[0], c.country, now) for c in chases]
         )
         return message, chases
 
@@ -98,6 +103,8 @@ class Tracker:
         result = await self.store.acknowledge(message_id, poc, self.clock.now(), note)
         if result.chase.status is not ChaseStatus.PENDING and result.chase.id is not None:
             self.timers.disarm((CHASE, result.chase.id))
+        if not result.repeated:
+            await self._tell_settled([result.chase])
         return result
 
     async def fire_due(self, chase_ids: Sequence[int], now: datetime) -> None:
@@ -112,8 +119,18 @@ class Tracker:
                     continue
                 if e.kind is EventKind.REMINDED:
                     notices.append(
-                        Notice(NoticeKind.REMINDER, e.message_id, e.poc, f.chase.country)
+                        Notice(NoticeKind.REMINDER, e.message_id, e.poc, f.chase.country, e.at)
                     )
                 elif e.kind is EventKind.ESCALATED:
-                    notices.append(Notice(NoticeKind.MESSAGE, e.message_id, e.poc, f.chase.country))
+                    notices.append(
+                        Notice(NoticeKind.MESSAGE, e.message_id, e.poc, f.chase.country, e.at)
+                    )
         self.dispatcher.submit(notices)
+        await self._tell_settled(
+            [f.chase for f in fired if f.chase.status is not ChaseStatus.PENDING]
+        )
+
+    async def _tell_settled(self, chases: list[Chase]) -> None:
+        if chases:
+            for listener in self.settled:
+                await listener(chases)

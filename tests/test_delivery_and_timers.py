@@ -30,7 +30,7 @@ class RecordingChannel:
         self.delivered: list[Notice] = []
         self.broken = broken
 
-    def reaches(self, poc: PointOfContact) -> bool:
+    def reaches(self, poc: PointOfContact, notice: Notice) -> bool:
         return poc.email is not None or poc.id in self.broken
 
     async def deliver(self, notice: Notice, poc: PointOfContact) -> None:

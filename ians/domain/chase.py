@@ -8,17 +8,19 @@ past-tense events that the store records and the reports are derived from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from ians.domain.policy import AckPolicy, StepKind, chase_plan, due_steps
+from ians.errors import Conflict
 
 
 class ChaseStatus(StrEnum):
     PENDING = "pending"
     ACKNOWLEDGED = "acknowledged"
     GAVE_UP = "gave_up"
+    STOPPED = "stopped"  # its exercise was stopped before it settled
 
 
 class EventKind(StrEnum):
@@ -76,11 +78,16 @@ class Chase:
 
 
 def start_chase(
-    message_id: str, country: str, pocs: tuple[str, ...], sent_at: datetime, policy: AckPolicy
+    message_id: str,
+    country: str,
+    pocs: tuple[str, ...],
+    sent_at: datetime,
+    policy: AckPolicy,
+    chase_id: int | None = None,
 ) -> Chase:
     """A new chase: the message has just reached `pocs[0]`."""
     plan = chase_plan(policy, sent_at, len(pocs))
-    return Chase(message_id, country, pocs, sent_at, next_due_at=plan[0].at)
+    return Chase(message_id, country, pocs, sent_at, next_due_at=plan[0].at, id=chase_id)
 
 
 def fire(chase: Chase, policy: AckPolicy, now: datetime) -> tuple[Chase, list[Event]]:
@@ -135,15 +142,22 @@ def fire(chase: Chase, policy: AckPolicy, now: datetime) -> tuple[Chase, list[Ev
             )
     done = chase.steps_done + len(steps)
     next_due = plan[done].at if status is ChaseStatus.PENDING and done < len(plan) else None
-    return replace(
-        chase,
-        status=status,
-        steps_done=done,
-        reached=reached,
-        reminders=reminders,
-        gave_up_at=gave_up_at,
-        next_due_at=next_due,
-    ), events
+    after = Chase(  # positional, not replace(): this runs for every step of every virtual run
+        chase.message_id,
+        chase.country,
+        chase.pocs,
+        chase.sent_at,
+        status,
+        done,
+        reached,
+        reminders,
+        chase.acknowledged_at,
+        chase.acknowledged_by,
+        gave_up_at,
+        next_due,
+        chase.id,
+    )
+    return after, events
 
 
 def acknowledge(
@@ -153,16 +167,28 @@ def acknowledge(
 
     The first acknowledgement of any PoC acknowledges the country and ends its
     chase; one after a give-up is still recorded, and is late. Later acks by other
-    PoCs of an acknowledged country are recorded as theirs only.
+    PoCs of an acknowledged country are recorded as theirs only. Raises Conflict
+    once the chase's exercise was stopped.
     """
+    if chase.status is ChaseStatus.STOPPED:
+        raise Conflict("the exercise of this message was stopped")
     detail: dict[str, object] = {"note": note} if note else {}
     event = Event(now, EventKind.ACKNOWLEDGED, chase.message_id, chase.country, poc, None, detail)
     if chase.acknowledged_at is not None:
         return chase, [event]
-    return replace(
-        chase,
-        status=ChaseStatus.ACKNOWLEDGED,
-        acknowledged_at=now,
-        acknowledged_by=poc,
-        next_due_at=None,
-    ), [event]
+    after = Chase(
+        chase.message_id,
+        chase.country,
+        chase.pocs,
+        chase.sent_at,
+        ChaseStatus.ACKNOWLEDGED,
+        chase.steps_done,
+        chase.reached,
+        chase.reminders,
+        now,
+        poc,
+        chase.gave_up_at,
+        None,
+        chase.id,
+    )
+    return after, [event]

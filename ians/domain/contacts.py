@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from datetime import timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Annotated
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -159,11 +160,16 @@ class Country(BaseModel):
     @property
     def tz(self) -> ZoneInfo:
         """The country's time zone, in which its PoCs' hours are read."""
-        return ZoneInfo(self.timezone)
+        return _zone(self.timezone)
 
     def escalation_order(self, role: Role) -> tuple[PointOfContact, ...]:
         """The PoCs holding `role`, in file order: the first is reached first."""
         return tuple(p for p in self.points_of_contact if p.has_role(role))
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)  # ZoneInfo's own cache keeps only 8 zones alive
 
 
 class Registry:

@@ -102,7 +102,7 @@ class OfficeHours:
         an ambiguous one (fall back) at its first occurrence still ahead. Raises ValueError
         if `at` is naive.
         """
-        if self.is_open(at, tz):
+        if self is ALWAYS or self.is_open(at, tz):
             return at
         after = at.astimezone(UTC)
         first_day = after.astimezone(tz).date()

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -41,6 +42,18 @@ class AckPolicy(BaseModel):
         if any(r <= timedelta(0) for r in value):
             raise ValueError("reminder offsets must be longer than 0s")
         return tuple(sorted(set(value)))
+
+    def scaled(self, speed: float) -> AckPolicy:
+        """Every duration divided by `speed`: the policy of an exercise run N times faster."""
+        if speed == 1:
+            return self
+        return AckPolicy.model_construct(
+            ack_within=self.ack_within / speed,
+            reminders=tuple(r / speed for r in self.reminders),
+            escalate_every=self.escalate_every / speed,
+            give_up_after=self.give_up_after / speed,
+            respond_within=self.respond_within / speed,
+        )
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> AckPolicy:
         """This policy with some settings replaced, validated again."""
@@ -100,6 +113,7 @@ class Step:
     kind: StepKind
 
 
+@lru_cache(maxsize=8192)  # virtual runs ask for the same plans again and again
 def chase_plan(policy: AckPolicy, sent_at: datetime, poc_count: int) -> tuple[Step, ...]:
     """Every step of chasing one country, in order, if it never acknowledges.
 
@@ -107,14 +121,17 @@ def chase_plan(policy: AckPolicy, sent_at: datetime, poc_count: int) -> tuple[St
     when the country has no further PoC. A reminder and an escalation at the same
     instant: the reminder goes first, so it reaches only the PoCs reached before.
     """
-    give_up = sent_at + policy.give_up_after
-    steps = [Step(sent_at + r, StepKind.REMIND) for r in policy.reminders]
-    steps += [
-        Step(sent_at + policy.escalate_every * k, StepKind.ESCALATE) for k in range(1, poc_count)
-    ]
-    steps = [s for s in steps if s.at < give_up]
-    steps.append(Step(give_up, StepKind.GIVE_UP))
-    return tuple(sorted(steps, key=lambda s: (s.at, s.kind)))
+    return tuple(Step(sent_at + offset, kind) for offset, kind in _plan(policy, poc_count))
+
+
+@lru_cache(maxsize=4096)
+def _plan(policy: AckPolicy, poc_count: int) -> tuple[tuple[timedelta, StepKind], ...]:
+    """The plan as offsets from sending: the same for every message of a policy."""
+    steps = [(r, StepKind.REMIND) for r in policy.reminders]
+    steps += [(policy.escalate_every * k, StepKind.ESCALATE) for k in range(1, poc_count)]
+    steps = [s for s in steps if s[0] < policy.give_up_after]
+    steps.append((policy.give_up_after, StepKind.GIVE_UP))
+    return tuple(sorted(steps))
 
 
 def due_steps(plan: Sequence[Step], done: int, now: datetime) -> tuple[Step, ...]:

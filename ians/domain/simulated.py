@@ -17,8 +17,11 @@ import hashlib
 import math
 import struct
 from datetime import datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from ians.domain.contacts import Country, PointOfContact, SimulationModel
+from ians.domain.hours import OfficeHours
 
 DEFAULT_MODEL = SimulationModel(median=timedelta(minutes=10), spread=0.8, miss=0.0)
 """For a simulated PoC whose registry entry has no model."""
@@ -55,7 +58,12 @@ def ack_time(
     delay = draw_delay(poc.simulation or DEFAULT_MODEL, seed, f"{key}|{poc.id}|ack")
     if delay is None:
         return None
-    return poc.hours.next_opening(reached_at, country.tz) + delay
+    return _opening(poc.hours, reached_at, country.tz) + delay
+
+
+@lru_cache(maxsize=65_536)  # runs reach the same PoCs at the same instants
+def _opening(hours: OfficeHours, at: datetime, tz: ZoneInfo) -> datetime:
+    return hours.next_opening(at, tz)
 
 
 def response_delay(poc: PointOfContact, seed: str, key: str) -> timedelta:

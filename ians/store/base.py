@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ians.domain.chase import Chase, Event
+from ians.domain.exercise import Exercise
 from ians.domain.messages import Message
 from ians.domain.policy import AckPolicy
+from ians.reports.facts import ExerciseFacts, SentMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +79,16 @@ class Store(ABC):
     # --- messages and their chases ------------------------------------------------
     @abstractmethod
     async def add_message(
-        self, message: Message, policy: AckPolicy, chases: Sequence[Chase], events: Sequence[Event]
+        self,
+        message: Message,
+        policy: AckPolicy,
+        chases: Sequence[Chase],
+        events: Sequence[Event],
+        inject: str | None = None,
     ) -> list[Chase]:
         """Store a message sent at `message.sent_at` to each chase's first PoC.
+
+        `inject` names the scenario inject it was sent for, if any.
 
         Records a delivery per chase, the chases and the events; returns the chases
         with their ids. Raises Conflict if the message id exists.
@@ -136,3 +145,37 @@ class Store(ABC):
     @abstractmethod
     async def record_events(self, events: Sequence[Event]) -> None:
         """Record events that happened outside a transition (deliveries by a channel)."""
+
+    # --- exercises -----------------------------------------------------------------
+    @abstractmethod
+    async def add_exercise(self, exercise: Exercise) -> None:
+        """Raises Conflict if the id exists."""
+
+    @abstractmethod
+    async def exercise(self, exercise_id: str) -> Exercise:
+        """Raises UnknownExercise."""
+
+    @abstractmethod
+    async def exercises(self, state: str) -> list[Exercise]:
+        """Every exercise in this state, oldest first."""
+
+    @abstractmethod
+    async def end_exercise(self, exercise_id: str, state: str, ended_at: datetime) -> Exercise:
+        """Mark a running exercise stopped or completed; a stop also ends the chases of its
+        messages (status `stopped`), so later acks are refused. Raises Conflict if it is
+        not running, UnknownExercise."""
+
+    @abstractmethod
+    async def exercise_facts(self, exercise_id: str) -> ExerciseFacts:
+        """Everything a report needs. Raises UnknownExercise."""
+
+    @abstractmethod
+    async def import_run(
+        self,
+        exercise: Exercise,
+        messages: Sequence[SentMessage],
+        chases: Sequence[Chase],
+        events: Sequence[Event],
+    ) -> None:
+        """Store a whole run at once (a virtual run): the exercise, its messages, settled
+        chases, the deliveries its events record, and the events."""

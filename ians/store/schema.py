@@ -64,4 +64,23 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX events_message ON events (message_id);
     """,
+    # version 2: exercises, and which inject a message was
+    """
+    CREATE TABLE exercises (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        clock TEXT NOT NULL,
+        speed REAL NOT NULL,
+        state TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        wall_started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        seed INTEGER,
+        scenario TEXT NOT NULL,
+        simulate TEXT NOT NULL
+    );
+    CREATE INDEX exercises_state ON exercises (state);
+    ALTER TABLE messages ADD COLUMN inject TEXT;
+    """,
 ]

@@ -21,9 +21,11 @@ import aiosqlite
 
 from ians.domain import chase as rules
 from ians.domain.chase import Chase, ChaseStatus, Event, EventKind
+from ians.domain.exercise import Exercise
 from ians.domain.messages import CONTENT_MODELS, Message, MessageType, Mode
 from ians.domain.policy import AckPolicy
-from ians.errors import Conflict, IansError, NotDelivered, UnknownMessage
+from ians.errors import Conflict, IansError, NotDelivered, UnknownExercise, UnknownMessage
+from ians.reports.facts import ExerciseFacts, SentMessage
 from ians.store.base import AckResult, Delivery, Fired, InboxItem, Store
 from ians.store.schema import MIGRATIONS
 
@@ -183,10 +185,15 @@ class SqliteStore(Store):
 
     # --- messages -----------------------------------------------------------------
     async def add_message(
-        self, message: Message, policy: AckPolicy, chases: Sequence[Chase], events: Sequence[Event]
+        self,
+        message: Message,
+        policy: AckPolicy,
+        chases: Sequence[Chase],
+        events: Sequence[Event],
+        inject: str | None = None,
     ) -> list[Chase]:
         chase_ids: list[int] = await self._write(
-            _add_message, (message, policy, list(chases), list(events))
+            _add_message, (message, policy, list(chases), list(events), inject)
         )
         return [replace(c, id=i) for c, i in zip(chases, chase_ids, strict=True)]
 
@@ -271,6 +278,62 @@ class SqliteStore(Store):
     async def record_events(self, events: Sequence[Event]) -> None:
         await self._write(_record_events, list(events))
 
+    # --- exercises ------------------------------------------------------------------
+    async def add_exercise(self, exercise: Exercise) -> None:
+        await self._write(_add_exercise, exercise)
+
+    async def exercise(self, exercise_id: str) -> Exercise:
+        rows = await self._rows(
+            f"SELECT {_EXERCISE_COLUMNS} FROM exercises WHERE id = ?", (exercise_id,)
+        )
+        if not rows:
+            raise UnknownExercise(exercise_id)
+        return _exercise(rows[0])
+
+    async def exercises(self, state: str) -> list[Exercise]:
+        rows = await self._rows(
+            f"SELECT {_EXERCISE_COLUMNS} FROM exercises WHERE state = ? ORDER BY rowid", (state,)
+        )
+        return [_exercise(r) for r in rows]
+
+    async def end_exercise(self, exercise_id: str, state: str, ended_at: datetime) -> Exercise:
+        await self._write(_end_exercise, (exercise_id, state, ended_at))
+        return await self.exercise(exercise_id)
+
+    async def exercise_facts(self, exercise_id: str) -> ExerciseFacts:
+        exercise = await self.exercise(exercise_id)
+        rows = await self._rows(
+            f"SELECT {_MESSAGE_COLUMNS}, inject, policy FROM messages WHERE exercise_id = ?"
+            " ORDER BY sent_at, rowid",
+            (exercise_id,),
+        )
+        messages = [
+            SentMessage(r[_MESSAGE_WIDTH], _message(r), AckPolicy.model_validate_json(r[-1]))
+            for r in rows
+        ]
+        in_exercise = "SELECT id FROM messages WHERE exercise_id = ?"
+        chases = await self._rows(
+            f"SELECT {_CHASE_COLUMNS} FROM chases WHERE message_id IN ({in_exercise}) ORDER BY id",
+            (exercise_id,),
+        )
+        events = await self._rows(
+            "SELECT at, kind, message_id, country, poc, due_at, detail FROM events"
+            f" WHERE message_id IN ({in_exercise}) ORDER BY id",
+            (exercise_id,),
+        )
+        return ExerciseFacts(
+            exercise, messages, [_chase(r) for r in chases], [_event(r) for r in events]
+        )
+
+    async def import_run(
+        self,
+        exercise: Exercise,
+        messages: Sequence[SentMessage],
+        chases: Sequence[Chase],
+        events: Sequence[Event],
+    ) -> None:
+        await self._write(_import_run, (exercise, list(messages), list(chases), list(events)))
+
 
 # --- row mapping -----------------------------------------------------------------------
 
@@ -322,6 +385,58 @@ def _message(r: Sequence[Any]) -> Message:
     )
 
 
+def _event(r: Sequence[Any]) -> Event:
+    return Event(
+        from_us(r[0]),
+        EventKind(r[1]),
+        r[2],
+        r[3],
+        r[4],
+        _opt_dt(r[5]),
+        json.loads(r[6]) if r[6] else {},
+    )
+
+
+_EXERCISE_COLUMNS = (
+    "id, name, kind, clock, speed, state, started_at, wall_started_at, ended_at,"
+    " seed, scenario, simulate"
+)
+
+
+def _exercise(r: Sequence[Any]) -> Exercise:
+    return Exercise(
+        id=r[0],
+        name=r[1],
+        kind=r[2],
+        clock=r[3],
+        speed=r[4],
+        state=r[5],
+        started_at=from_us(r[6]),
+        wall_started_at=from_us(r[7]),
+        ended_at=_opt_dt(r[8]),
+        seed=r[9],
+        scenario=r[10],
+        simulate=tuple(json.loads(r[11])),
+    )
+
+
+def _exercise_row(e: Exercise) -> tuple[Any, ...]:
+    return (
+        e.id,
+        e.name,
+        e.kind,
+        e.clock,
+        e.speed,
+        e.state,
+        to_us(e.started_at),
+        to_us(e.wall_started_at),
+        _opt_us(e.ended_at),
+        e.seed,
+        e.scenario,
+        json.dumps(list(e.simulate)),
+    )
+
+
 def _delivery(r: Sequence[Any]) -> Delivery:
     return Delivery(r[0], r[1], r[2], from_us(r[3]), _opt_dt(r[4]))
 
@@ -341,6 +456,24 @@ def _chase(r: Sequence[Any]) -> Chase:
         acknowledged_by=r[10],
         gave_up_at=_opt_dt(r[11]),
         next_due_at=_opt_dt(r[12]),
+    )
+
+
+def _chase_row(c: Chase) -> tuple[Any, ...]:
+    return (
+        c.id,
+        c.message_id,
+        c.country,
+        ",".join(c.pocs),
+        to_us(c.sent_at),
+        c.status.value,
+        c.steps_done,
+        c.reached,
+        c.reminders,
+        _opt_us(c.acknowledged_at),
+        c.acknowledged_by,
+        _opt_us(c.gave_up_at),
+        _opt_us(c.next_due_at),
     )
 
 
@@ -408,54 +541,17 @@ async def _record_events(conn: aiosqlite.Connection, items: list[list[Event]]) -
 
 async def _add_message(
     conn: aiosqlite.Connection,
-    items: list[tuple[Message, AckPolicy, list[Chase], list[Event]]],
+    items: list[tuple[Message, AckPolicy, list[Chase], list[Event], str | None]],
 ) -> list[list[int] | IansError]:
     out: list[list[int] | IansError] = []
-    for message, policy, chases, events in items:
+    for message, policy, chases, events, inject in items:
         try:
-            await conn.execute(
-                f"INSERT INTO messages ({_MESSAGE_COLUMNS}, policy) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    message.id,
-                    message.type.value,
-                    message.mode.value,
-                    message.sender,
-                    json.dumps(message.to),
-                    to_us(message.sent_at),
-                    message.refers_to,
-                    message.content.model_dump_json(exclude_none=True),
-                    message.exercise_id,
-                    policy.model_dump_json(),
-                ),
-            )
+            await _insert_message(conn, message, policy, inject)
         except sqlite3.IntegrityError:
             out.append(Conflict(f"message {message.id!r} exists"))
             continue
-        cursor = await conn.execute("SELECT coalesce(max(id), 0) FROM chases")
-        first_id = int((await cursor.fetchone())[0]) + 1  # type: ignore[index]
-        ids = list(range(first_id, first_id + len(chases)))
+        ids = await _insert_chases(conn, chases)
         sent = to_us(message.sent_at)
-        await conn.executemany(
-            f"INSERT INTO chases ({_CHASE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    i,
-                    c.message_id,
-                    c.country,
-                    ",".join(c.pocs),
-                    to_us(c.sent_at),
-                    c.status.value,
-                    c.steps_done,
-                    c.reached,
-                    c.reminders,
-                    None,
-                    None,
-                    None,
-                    _opt_us(c.next_due_at),
-                )
-                for i, c in zip(ids, chases, strict=True)
-            ],
-        )
         await conn.executemany(
             "INSERT INTO deliveries (message_id, poc, country, delivered_at) VALUES (?, ?, ?, ?)",
             [(c.message_id, c.pocs[0], c.country, sent) for c in chases],
@@ -463,6 +559,39 @@ async def _add_message(
         await _insert_events(conn, events)
         out.append(ids)
     return out
+
+
+async def _insert_message(
+    conn: aiosqlite.Connection, message: Message, policy: AckPolicy, inject: str | None
+) -> None:
+    await conn.execute(
+        f"INSERT INTO messages ({_MESSAGE_COLUMNS}, policy, inject) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            message.id,
+            message.type.value,
+            message.mode.value,
+            message.sender,
+            json.dumps(message.to),
+            to_us(message.sent_at),
+            message.refers_to,
+            message.content.model_dump_json(exclude_none=True),
+            message.exercise_id,
+            policy.model_dump_json(),
+            inject,
+        ),
+    )
+
+
+async def _insert_chases(conn: aiosqlite.Connection, chases: Sequence[Chase]) -> list[int]:
+    """Insert chases under new ids (returned in order)."""
+    cursor = await conn.execute("SELECT coalesce(max(id), 0) FROM chases")
+    first_id = int((await cursor.fetchone())[0]) + 1  # type: ignore[index]
+    ids = list(range(first_id, first_id + len(chases)))
+    await conn.executemany(
+        f"INSERT INTO chases ({_CHASE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(i, *_chase_row(c)[1:]) for i, c in zip(ids, chases, strict=True)],
+    )
+    return ids
 
 
 async def _acknowledge(
@@ -496,7 +625,11 @@ async def _acknowledge(
         if first_ack is not None:
             out.append(AckResult(first_ack, True, chase))
             continue
-        chase, new_events = rules.acknowledge(chase, poc, now, note)
+        try:
+            chase, new_events = rules.acknowledge(chase, poc, now, note)
+        except IansError as refused:
+            out.append(refused)
+            continue
         chases[chase.id] = chase  # type: ignore[index]
         acked[key] = now
         events += new_events
@@ -557,6 +690,78 @@ async def _fire(
             await _insert_events(conn, events)
         out.append(fired)
     return out
+
+
+async def _add_exercise(conn: aiosqlite.Connection, items: list[Exercise]) -> list[Any]:
+    out: list[Any] = []
+    for exercise in items:
+        try:
+            await conn.execute(
+                f"INSERT INTO exercises ({_EXERCISE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                _exercise_row(exercise),
+            )
+            out.append(None)
+        except sqlite3.IntegrityError:
+            out.append(Conflict(f"exercise {exercise.id!r} exists"))
+    return out
+
+
+async def _end_exercise(
+    conn: aiosqlite.Connection, items: list[tuple[str, str, datetime]]
+) -> list[Any]:
+    out: list[Any] = []
+    for exercise_id, state, ended_at in items:
+        cursor = await conn.execute("SELECT state FROM exercises WHERE id = ?", (exercise_id,))
+        row = await cursor.fetchone()
+        if row is None:
+            out.append(UnknownExercise(exercise_id))
+            continue
+        if row[0] != "running":
+            out.append(Conflict(f"exercise {exercise_id!r} is {row[0]}, not running"))
+            continue
+        await conn.execute(
+            "UPDATE exercises SET state = ?, ended_at = ? WHERE id = ?",
+            (state, to_us(ended_at), exercise_id),
+        )
+        if state == "stopped":
+            await conn.execute(
+                "UPDATE chases SET status = 'stopped', next_due_at = NULL"
+                " WHERE status = 'pending' AND message_id IN"
+                " (SELECT id FROM messages WHERE exercise_id = ?)",
+                (exercise_id,),
+            )
+        out.append(None)
+    return out
+
+
+async def _import_run(
+    conn: aiosqlite.Connection,
+    items: list[tuple[Exercise, list[SentMessage], list[Chase], list[Event]]],
+) -> list[Any]:
+    for exercise, messages, chases, events in items:
+        await conn.execute(
+            f"INSERT INTO exercises ({_EXERCISE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            _exercise_row(exercise),
+        )
+        for sent in messages:
+            await _insert_message(conn, sent.message, sent.policy, sent.inject)
+        await _insert_chases(conn, chases)
+        acked = {
+            (e.message_id, e.poc): to_us(e.at)
+            for e in reversed(events)
+            if e.kind is EventKind.ACKNOWLEDGED
+        }
+        await conn.executemany(
+            "INSERT OR IGNORE INTO deliveries"
+            " (message_id, poc, country, delivered_at, acknowledged_at) VALUES (?, ?, ?, ?, ?)",
+            [
+                (e.message_id, e.poc, e.country, to_us(e.at), acked.get((e.message_id, e.poc)))
+                for e in events
+                if e.kind is EventKind.DELIVERED
+            ],
+        )
+        await _insert_events(conn, events)
+    return [None] * len(items)
 
 
 async def _migrate(conn: aiosqlite.Connection) -> None:

@@ -3,9 +3,11 @@
 from aiohttp import web
 
 from ians.domain.contacts import Registry
+from ians.exercises import Exercises
 from ians.tracking import Tracker
 from ians.web.auth import Tokens
 
 registry_key = web.AppKey("registry", Registry)
 tracker_key = web.AppKey("tracker", Tracker)
 tokens_key = web.AppKey("tokens", Tokens)
+exercises_key = web.AppKey("exercises", Exercises)

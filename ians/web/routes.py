@@ -5,6 +5,7 @@ ENDPOINTS is the one list both the router and /api/openapi.json are built from.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -12,16 +13,26 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
+from ians.domain.exercise import ClockKind
 from ians.domain.messages import MessageDraft
 from ians.errors import Forbidden, InvalidInput
+from ians.exercises import ExerciseRequest, progress
+from ians.reports.build import build_report
+from ians.reports.model import Report as ReportBody
+from ians.reports.render import FORMATS, media_type
+from ians.reports.render import render as render_report
+from ians.scenarios.loader import load_scenario
+from ians.scenarios.model import ConnectivityTest, DrillScenario
 from ians.web.auth import Principal
 from ians.web.http import read_body, render
-from ians.web.keys import registry_key, tokens_key, tracker_key
+from ians.web.keys import exercises_key, registry_key, tokens_key, tracker_key
 from ians.web.views import (
     AckBody,
     AckView,
     Countries,
     CountryView,
+    ExerciseBody,
+    ExerciseView,
     Health,
     Inbox,
     InboxEntry,
@@ -36,6 +47,7 @@ Handler = Callable[[web.Request, Principal | None], Awaitable[web.Response]]
 
 _draft = TypeAdapter(MessageDraft)
 _ack_body = TypeAdapter(AckBody)
+_exercise_body = TypeAdapter(ExerciseBody)
 
 
 @dataclass(frozen=True)
@@ -114,6 +126,71 @@ async def acknowledge(request: web.Request, who: Principal | None) -> web.Respon
     return render(AckView(acknowledged_at=result.acknowledged_at))
 
 
+async def start_exercise(request: web.Request, who: Principal | None) -> web.Response:
+    body = await read_body(request, _exercise_body)
+    exercises = request.app[exercises_key]
+    scenario = load_scenario(body.scenario, request.app[registry_key], name="scenario")
+    if not isinstance(scenario, DrillScenario | ConnectivityTest):
+        raise InvalidInput.at("scenario.kind", f"{scenario.kind} scenarios cannot be run yet")
+    simulate = body.simulate
+    if simulate == "all":
+        simulate = list(request.app[registry_key].countries)
+    if simulate and body.clock == "virtual":
+        raise InvalidInput.at("simulate", "in virtual time every PoC is simulated already")
+    source = body.scenario if isinstance(body.scenario, str) else json.dumps(body.scenario)
+    exercise = await exercises.start(
+        ExerciseRequest(
+            scenario=scenario,
+            source=source,
+            clock=ClockKind(body.clock),
+            speed=body.speed,
+            seed=body.seed,
+            start=body.start,
+            simulate=tuple(simulate),
+        )
+    )
+    return render(await _exercise_view(request, exercise.id), status=201)
+
+
+async def get_exercise(request: web.Request, who: Principal | None) -> web.Response:
+    return render(await _exercise_view(request, request.match_info["exercise_id"]))
+
+
+async def stop_exercise(request: web.Request, who: Principal | None) -> web.Response:
+    exercise = await request.app[exercises_key].stop(request.match_info["exercise_id"])
+    return render(await _exercise_view(request, exercise.id))
+
+
+async def exercise_report(request: web.Request, who: Principal | None) -> web.Response:
+    fmt = request.query.get("format", "json")
+    if fmt not in FORMATS:
+        raise InvalidInput.at("format", f"use one of {', '.join(FORMATS)}")
+    facts = await request.app[tracker_key].store.exercise_facts(request.match_info["exercise_id"])
+    body = render_report(build_report(facts), facts, fmt)
+    return web.Response(body=body, content_type=media_type(fmt))
+
+
+async def _exercise_view(request: web.Request, exercise_id: str) -> ExerciseView:
+    store = request.app[tracker_key].store
+    facts = await store.exercise_facts(exercise_id)
+    e = facts.exercise
+    injects = len(request.app[exercises_key].timeline_of(e))
+    return ExerciseView(
+        id=e.id,
+        name=e.name,
+        kind=e.kind,
+        clock=e.clock,
+        speed=e.speed,
+        seed=e.seed,
+        state=e.state,
+        started_at=e.started_at,
+        ended_at=e.ended_at,
+        simulate=list(e.simulate),
+        progress=progress(facts.messages, facts.chases, injects),
+        report=f"/api/exercises/{e.id}/report?format=json",
+    )
+
+
 ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/api/health", health, "anyone", "Liveness", Health),
     Endpoint(
@@ -166,6 +243,42 @@ ENDPOINTS: list[Endpoint] = [
         AckView,
         body=AckBody,
         body_name="AckBody",
+    ),
+    Endpoint(
+        "POST",
+        "/api/exercises",
+        start_exercise,
+        "admin",
+        "Start an exercise of a scenario (virtual: run it to the end at once)",
+        ExerciseView,
+        201,
+        body=ExerciseBody,
+        body_name="ExerciseBody",
+    ),
+    Endpoint(
+        "GET",
+        "/api/exercises/{exercise_id}",
+        get_exercise,
+        "admin",
+        "An exercise's state and progress",
+        ExerciseView,
+    ),
+    Endpoint(
+        "POST",
+        "/api/exercises/{exercise_id}/stop",
+        stop_exercise,
+        "admin",
+        "Stop a running exercise; its report covers what happened",
+        ExerciseView,
+    ),
+    Endpoint(
+        "GET",
+        "/api/exercises/{exercise_id}/report",
+        exercise_report,
+        "admin",
+        "The acknowledgement-time report (json, csv, md or html)",
+        ReportBody,
+        query={"format": "json (default), csv, md or html"},
     ),
 ]
 

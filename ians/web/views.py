@@ -7,9 +7,9 @@ The same models validate requests, render responses and generate
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ians.domain.chase import Chase, ChaseStatus
 from ians.domain.contacts import Country, PointOfContact
@@ -171,3 +171,33 @@ class Countries(_View):
 
 class Pocs(_View):
     points_of_contact: list[PocView]
+
+
+class ExerciseBody(_View):
+    """Start an exercise: the scenario (YAML text or the same as a JSON object) and its clock."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scenario: str | dict[str, Any] = Field(description="YAML text, or the scenario as an object")
+    clock: Literal["real", "virtual"] = "real"
+    speed: float = Field(default=1.0, gt=0, le=100_000, description="real clock only")
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    start: AwareDatetime | None = Field(default=None, description="scenario start; default now")
+    simulate: list[str] | Literal["all"] = Field(
+        default_factory=list, description="countries whose PoCs the server plays (real clock)"
+    )
+
+
+class ExerciseView(_View):
+    id: str
+    name: str
+    kind: str
+    clock: str
+    speed: float
+    seed: int | None
+    state: str
+    started_at: datetime
+    ended_at: datetime | None
+    simulate: list[str]
+    progress: dict[str, int]
+    report: str = Field(description="where its report is")

@@ -1,0 +1,440 @@
+"""Running exercises (SPEC §7): a scenario's timeline on a clock, and its end.
+
+- `real` (optionally `speed: N`): each inject is a timer on the server's clock at
+  `start + at / N`, sent through the Tracker like any message, with every policy
+  duration divided by N. PoCs are people or programs using the API; the countries
+  listed in `simulate` are played by the server, through the same ack path.
+- `virtual`: the whole run is computed at once by VirtualExercise and stored.
+
+State lives in the store; after a restart `recover()` arms again the injects not
+yet sent and the simulated PoCs' acknowledgements and responses (their draws are
+keyed, so they come out the same).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from ians.delivery import Notice, NoticeKind
+from ians.domain.chase import Chase, ChaseStatus
+from ians.domain.contacts import PointOfContact, Registry, Role
+from ians.domain.exercise import (
+    ClockKind,
+    Exercise,
+    ExerciseState,
+    SentMessage,
+    completed_at,
+)
+from ians.domain.messages import Message, MessageType
+from ians.domain.policy import AckPolicy, PolicyTable
+from ians.domain.simulated import ack_time, response_delay
+from ians.errors import Conflict, InvalidInput
+from ians.scenarios.loader import load_scenario, load_scenario_file
+from ians.scenarios.model import ConnectivityTest, DrillScenario, Inject, Scenario
+from ians.scenarios.virtual import VirtualExercise, simulated_response
+from ians.tracking import Tracker
+
+TimedScenario = DrillScenario | ConnectivityTest
+INJECT, SIM_ACK, SIM_RESPONSE, CHECK = "inject", "sim-ack", "sim-response", "exercise-check"
+
+
+@dataclass(frozen=True)
+class ExerciseRequest:
+    """How to run a scenario: what POST /api/exercises and `ians drill` ask for."""
+
+    scenario: TimedScenario
+    source: str  # the scenario as given, kept with the exercise
+    clock: ClockKind = ClockKind.REAL
+    speed: float = 1.0
+    seed: int = 0
+    start: datetime | None = None  # scenario time of the start; default now
+    simulate: tuple[str, ...] = ()  # countries the server plays in a real exercise
+
+
+@dataclass
+class _Live:
+    """A running exercise as the server keeps it in memory (rebuilt by `recover`)."""
+
+    exercise: Exercise
+    scenario: TimedScenario
+    injects: dict[str, Inject]
+    policies: dict[str, AckPolicy]  # per inject, on the server's clock
+    response_policy: AckPolicy
+    keys: dict[str, str] = field(default_factory=dict)  # message id → draw key
+    sent: dict[str, str] = field(default_factory=dict)  # inject id → message id
+    scripted: set[tuple[str | None, str | None]] = field(default_factory=set)
+
+
+class Exercises:
+    def __init__(self, tracker: Tracker, policies: PolicyTable) -> None:
+        self.tracker = tracker
+        self.store = tracker.store
+        self.registry = tracker.registry
+        self.clock = tracker.clock
+        self.timers = tracker.timers
+        self.policies = policies
+        self._live: dict[str, _Live] = {}
+        self._by_message: dict[str, _Live] = {}
+        self.timers.handle(INJECT, self._injects_due)
+        self.timers.handle(SIM_ACK, self._acks_due)
+        self.timers.handle(SIM_RESPONSE, self._responses_due)
+        self.timers.handle(CHECK, self._checks_due)
+        tracker.settled.append(self._chases_settled)
+
+    # --- starting and stopping -----------------------------------------------------------
+
+    async def start(self, request: ExerciseRequest) -> Exercise:
+        """Start (or, in virtual time, run to the end) an exercise of the scenario.
+
+        Raises InvalidInput for a bad speed or simulated country.
+        """
+        if request.speed <= 0 or request.speed > 100_000:
+            raise InvalidInput.at("speed", "must be above 0 and at most 100000")
+        unknown = [c for c in request.simulate if c not in self.registry]
+        if unknown:
+            raise InvalidInput.at("simulate", f"no country {unknown[0]!r} in the registry")
+        now = self.clock.now()
+        start = request.start or now
+        exercise_id = f"ex-{secrets.token_hex(6)}"
+        scenario = request.scenario
+        if request.clock is ClockKind.VIRTUAL:
+            return await self._run_virtual(request, exercise_id, start)
+        exercise = Exercise(
+            id=exercise_id,
+            name=scenario.name,
+            kind=scenario.kind,
+            clock=ClockKind.REAL,
+            speed=request.speed,
+            state=ExerciseState.RUNNING,
+            started_at=start,
+            wall_started_at=now,
+            ended_at=None,
+            seed=request.seed,
+            scenario=request.source,
+            simulate=request.simulate,
+        )
+        await self.store.add_exercise(exercise)
+        live = self._prepare(exercise, scenario)
+        for inject in live.injects.values():
+            self.timers.arm(
+                (INJECT, (exercise_id, inject.id)), exercise.server_time(start + inject.at)
+            )
+        return exercise
+
+    async def stop(self, exercise_id: str) -> Exercise:
+        """End a running exercise now; its chases stop. Raises Conflict if it is not running."""
+        exercise = await self.store.exercise(exercise_id)
+        if exercise.state != ExerciseState.RUNNING:
+            raise Conflict(f"exercise {exercise_id!r} is {exercise.state}")
+        ended = await self.store.end_exercise(
+            exercise_id, ExerciseState.STOPPED, exercise.scenario_time(self.clock.now())
+        )
+        self._forget(exercise_id)
+        return ended
+
+    async def recover(self) -> int:
+        """Take up every running exercise after a start; returns how many."""
+        running = await self.store.exercises(ExerciseState.RUNNING)
+        for exercise in running:
+            if exercise.clock != ClockKind.REAL:
+                continue
+            live = self._prepare(exercise, _timed(exercise.scenario, exercise.id, self.registry))
+            facts = await self.store.exercise_facts(exercise.id)
+            for sent in facts.messages:
+                self._remember(live, sent.message, sent.inject)
+            for inject in live.injects.values():
+                if inject.id not in live.sent:
+                    self.timers.arm(
+                        (INJECT, (exercise.id, inject.id)),
+                        exercise.server_time(exercise.started_at + inject.at),
+                    )
+            await self._rearm_simulated(live, facts.messages, facts.chases)
+            await self._check(exercise.id)
+        return len(running)
+
+    def timeline_of(self, exercise: Exercise) -> list[Inject]:
+        """The injects of an exercise's scenario."""
+        live = self._live.get(exercise.id)
+        if live is not None:
+            return list(live.injects.values())
+        return _timed(exercise.scenario, exercise.id, self.registry).timeline(self.registry)
+
+    # --- timers -------------------------------------------------------------------------
+
+    async def _injects_due(self, keys: list[tuple[str, str]], now: datetime) -> None:
+        for exercise_id, inject_id in keys:
+            live = self._live.get(exercise_id)
+            if live is None or inject_id in live.sent:
+                continue  # stopped, or sent before a restart
+            inject = live.injects[inject_id]
+            draft = inject.draft(live.scenario.mode, live.exercise.started_at, live.sent)  # type: ignore[arg-type]
+            message, _ = await self.tracker.send(
+                draft, exercise_id=exercise_id, policy=live.policies[inject_id], inject=inject_id
+            )
+            self._remember(live, message, inject_id)
+            if message.type is MessageType.ASSISTANCE_REQUEST:
+                self.timers.arm(
+                    (CHECK, exercise_id), message.sent_at + live.policies[inject_id].respond_within
+                )
+            await self._check(exercise_id)
+
+    def plays(self, notice: Notice) -> bool:
+        """Whether the notice reaches a PoC the server plays in a running exercise."""
+        live = self._by_message.get(notice.message_id)
+        return (
+            live is not None
+            and notice.kind is NoticeKind.MESSAGE
+            and notice.country in live.exercise.simulate
+        )
+
+    def on_delivery(self, notice: Notice) -> None:
+        """A message reached a PoC the server plays: arm its acknowledgement."""
+        live = self._by_message.get(notice.message_id)
+        if live is not None and self.plays(notice):
+            self._arm_ack(live, notice.message_id, notice.poc, notice.country, notice.at)
+
+    async def _acks_due(self, keys: list[tuple[str, str]], now: datetime) -> None:
+        for message_id, poc_id in keys:
+            live = self._by_message.get(message_id)
+            if live is None or not await self._chased(message_id, poc_id):
+                continue  # a simulated PoC answers only while its country is chased
+            result = await self.tracker.acknowledge(message_id, poc_id)
+            if result.repeated:
+                continue
+            await self._maybe_respond(
+                live, message_id, poc_id, result.chase, result.acknowledged_at
+            )
+
+    async def _responses_due(self, keys: list[tuple[str, str, str]], now: datetime) -> None:
+        for message_id, country, poc_id in keys:
+            live = self._by_message.get(message_id)
+            if live is None:
+                continue
+            request = await self.store.message(message_id)
+            message, _ = await self.tracker.send(
+                simulated_response(request, country, poc_id),
+                exercise_id=live.exercise.id,
+                policy=live.response_policy,
+            )
+            self._remember(live, message, None, key=f"{live.keys[message_id]}-{country}")
+            await self._check(live.exercise.id)
+
+    async def _checks_due(self, exercise_ids: list[str], now: datetime) -> None:
+        for exercise_id in set(exercise_ids):
+            await self._check(exercise_id)
+
+    async def _chases_settled(self, chases: list[Chase]) -> None:
+        for exercise_id in {
+            self._by_message[c.message_id].exercise.id
+            for c in chases
+            if c.message_id in self._by_message
+        }:
+            await self._check(exercise_id)
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _prepare(self, exercise: Exercise, scenario: TimedScenario) -> _Live:
+        timeline = scenario.timeline(self.registry)
+        live = _Live(
+            exercise=exercise,
+            scenario=scenario,
+            injects={i.id: i for i in timeline},
+            policies={
+                i.id: scenario.policy_for(i, self.policies).scaled(exercise.speed) for i in timeline
+            },
+            response_policy=response_policy(scenario, self.policies).scaled(exercise.speed),
+            scripted={
+                (i.refers_to, i.sender)
+                for i in timeline
+                if i.type is MessageType.ASSISTANCE_RESPONSE
+            },
+        )
+        self._live[exercise.id] = live
+        return live
+
+    def _remember(
+        self, live: _Live, message: Message, inject: str | None, key: str | None = None
+    ) -> None:
+        if inject is not None:
+            live.sent[inject] = message.id
+        live.keys[message.id] = key or inject or message.id
+        self._by_message[message.id] = live
+
+    def _forget(self, exercise_id: str) -> None:
+        live = self._live.pop(exercise_id, None)
+        if live is None:
+            return
+        for message_id in live.keys:
+            self._by_message.pop(message_id, None)
+        for inject_id in live.injects:
+            self.timers.disarm((INJECT, (exercise_id, inject_id)))
+
+    def _arm_ack(
+        self, live: _Live, message_id: str, poc_id: str, country: str, reached: datetime
+    ) -> None:
+        exercise = live.exercise
+        at = ack_time(
+            self.registry.pocs[poc_id],
+            self.registry.countries[country],
+            exercise.scenario_time(reached),
+            str(exercise.seed),
+            live.keys[message_id],
+        )
+        if at is not None:
+            self.timers.arm((SIM_ACK, (message_id, poc_id)), exercise.server_time(at))
+
+    async def _maybe_respond(
+        self, live: _Live, message_id: str, poc_id: str, chase: Chase, acked: datetime
+    ) -> None:
+        key = live.keys[message_id]
+        poc = self.registry.pocs[poc_id]
+        message_type = await self._type_of(message_id)
+        if (
+            message_type is not MessageType.ASSISTANCE_REQUEST
+            or not poc.has_role(Role.ASSISTANCE)
+            or chase.acknowledged_by != poc_id
+            or (key, chase.country) in live.scripted
+        ):
+            return
+        exercise = live.exercise
+        at = exercise.scenario_time(acked) + response_delay(poc, str(exercise.seed), key)
+        self.timers.arm(
+            (SIM_RESPONSE, (message_id, chase.country, poc_id)), exercise.server_time(at)
+        )
+
+    async def _chased(self, message_id: str, poc_id: str) -> bool:
+        country = self.registry.pocs[poc_id].country
+        chases = await self.store.chases(message_id)
+        return any(c.country == country and c.status is ChaseStatus.PENDING for c in chases)
+
+    async def _type_of(self, message_id: str) -> MessageType:
+        return (await self.store.message(message_id)).type
+
+    async def _rearm_simulated(
+        self, live: _Live, messages: list[SentMessage], chases: list[Chase]
+    ) -> None:
+        """Arm again what simulated PoCs had still to do when the server stopped."""
+        answered = {
+            (m.message.refers_to, m.message.sender)
+            for m in messages
+            if m.message.type is MessageType.ASSISTANCE_RESPONSE
+        }
+        for sent in messages:
+            for delivery in await self.store.deliveries(sent.message.id):
+                if delivery.country not in live.exercise.simulate:
+                    continue
+                chase = next(
+                    c
+                    for c in chases
+                    if c.message_id == sent.message.id and c.country == delivery.country
+                )
+                if delivery.acknowledged_at is None and chase.status is ChaseStatus.PENDING:
+                    self._arm_ack(
+                        live, sent.message.id, delivery.poc, delivery.country, delivery.delivered_at
+                    )
+                elif (
+                    delivery.acknowledged_at is not None
+                    and (sent.message.id, delivery.country) not in answered
+                ):
+                    await self._maybe_respond(
+                        live, sent.message.id, delivery.poc, chase, delivery.acknowledged_at
+                    )
+
+    async def _check(self, exercise_id: str) -> None:
+        live = self._live.get(exercise_id)
+        if live is None:
+            return
+        facts = await self.store.exercise_facts(exercise_id)
+        done = completed_at(len(live.injects), facts.messages, facts.chases, self.clock.now())
+        if done is None:
+            return
+        await self.store.end_exercise(
+            exercise_id, ExerciseState.COMPLETED, live.exercise.scenario_time(done)
+        )
+        self._forget(exercise_id)
+
+    async def _run_virtual(
+        self, request: ExerciseRequest, exercise_id: str, start: datetime
+    ) -> Exercise:
+        scenario = request.scenario
+        run = VirtualExercise(scenario, self.registry, self.policies, start, exercise_id).run(
+            request.seed
+        )
+        exercise = Exercise(
+            id=exercise_id,
+            name=scenario.name,
+            kind=scenario.kind,
+            clock=ClockKind.VIRTUAL,
+            speed=1.0,
+            state=ExerciseState.COMPLETED,
+            started_at=start,
+            wall_started_at=start,
+            ended_at=run.ended_at,
+            seed=request.seed,
+            scenario=request.source,
+        )
+        await self.store.import_run(exercise, run.messages, run.chases, run.events)
+        return exercise
+
+
+def load_timed_scenario(path: Path, registry: Registry) -> TimedScenario:
+    """A drill or connectivity test from a file. Raises FileError, InvalidInput."""
+    return _timed(load_scenario_file(path, registry), str(path))
+
+
+def _timed(scenario: Scenario | str, name: str, registry: Registry | None = None) -> TimedScenario:
+    if isinstance(scenario, str):
+        assert registry is not None
+        scenario = load_scenario(scenario, registry, name=name)
+    if not isinstance(scenario, DrillScenario | ConnectivityTest):
+        raise InvalidInput.at("kind", f"{name} is a {scenario.kind}, not a drill or test")
+    return scenario
+
+
+def response_policy(scenario: TimedScenario, table: PolicyTable) -> AckPolicy:
+    """The policy of assistance responses that PoCs send during the scenario."""
+    probe = Inject.model_validate(
+        {
+            "id": "response",
+            "at": 0,
+            "type": "assistance_response",
+            "from": None,
+            "to": [],
+            "content": {},
+        }
+    )
+    return scenario.policy_for(probe, table)
+
+
+def progress(
+    facts_messages: list[SentMessage], chases: list[Chase], injects: int
+) -> dict[str, int]:
+    """How far an exercise has got: injects sent and recipient countries by state."""
+    states = {s.value: 0 for s in ChaseStatus}
+    for chase in chases:
+        states[chase.status.value] += 1
+    return {
+        "injects": injects,
+        "injects_sent": len({m.inject for m in facts_messages if m.inject}),
+        "messages": len(facts_messages),
+        "recipients": len(chases),
+        **states,
+    }
+
+
+class SimulatedPocChannel:
+    """Delivers to the PoCs the server plays in a running exercise: arms their acks."""
+
+    name = "simulated"
+
+    def __init__(self, exercises: Exercises) -> None:
+        self._exercises = exercises
+
+    def reaches(self, poc: PointOfContact, notice: Notice) -> bool:
+        return self._exercises.plays(notice)
+
+    async def deliver(self, notice: Notice, poc: PointOfContact) -> None:
+        self._exercises.on_delivery(notice)

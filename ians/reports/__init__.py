@@ -1,0 +1,1 @@
+"""Acknowledgement-time reports (SPEC §10), derived from stored facts only."""

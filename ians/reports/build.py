@@ -1,0 +1,145 @@
+"""From an exercise's stored facts to its acknowledgement-time report (SPEC §10)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from ians.domain.chase import Chase
+from ians.domain.messages import Message, MessageType
+from ians.reports.facts import ExerciseFacts, ExerciseInfo, SentMessage
+from ians.reports.model import (
+    AckSeconds,
+    CountryResult,
+    ExerciseSection,
+    RecipientRow,
+    Report,
+    Summary,
+)
+from ians.reports.stats import rate, summary_seconds
+
+
+def build_report(facts: ExerciseFacts) -> Report:
+    """The report of `facts`, every time and duration in scenario time.
+
+    One row per chase (message, recipient country), in the order the messages were
+    sent, then by country; chases of messages missing from `facts.messages` are left
+    out. A country is acknowledged by its first ack, even one after a give-up.
+    """
+    exercise = facts.exercise
+    rows = _rows(facts)
+    return Report(
+        exercise=ExerciseSection(
+            id=exercise.id,
+            name=exercise.name,
+            kind=exercise.kind,
+            clock=exercise.clock,
+            speed=exercise.speed,
+            started_at=exercise.started_at,
+            ended_at=exercise.ended_at,
+        ),
+        summary=_summary(rows),
+        by_country=[
+            _country(country, group) for country, group in sorted(_by_country(rows).items())
+        ],
+        recipients=rows,
+    )
+
+
+def _rows(facts: ExerciseFacts) -> list[RecipientRow]:
+    chases: dict[str, list[Chase]] = defaultdict(list)
+    for chase in facts.chases:
+        chases[chase.message_id].append(chase)
+    responses = _first_responses(facts.messages)
+    return [
+        _row(facts.exercise, sent, chase, responses.get((sent.message.id, chase.country)))
+        for sent in facts.messages
+        for chase in sorted(chases[sent.message.id], key=lambda c: c.country)
+    ]
+
+
+def _first_responses(messages: Sequence[SentMessage]) -> dict[tuple[str, str], Message]:
+    """The earliest assistance response per (request id, responding country)."""
+    first: dict[tuple[str, str], Message] = {}
+    for sent in messages:
+        m = sent.message
+        if m.type is not MessageType.ASSISTANCE_RESPONSE or m.refers_to is None or not m.sender:
+            continue
+        key = (m.refers_to, m.sender)
+        if key not in first or m.sent_at < first[key].sent_at:
+            first[key] = m
+    return first
+
+
+def _row(
+    exercise: ExerciseInfo, sent: SentMessage, chase: Chase, response: Message | None
+) -> RecipientRow:
+    message = sent.message
+    target = round(exercise.scenario_seconds(sent.policy.ack_within), 3)
+    ack = _seconds(exercise, message.sent_at, chase.acknowledged_at)
+    if message.type is not MessageType.ASSISTANCE_REQUEST:
+        response = None
+    return RecipientRow(
+        inject=sent.inject,
+        message_id=message.id,
+        type=message.type.value,
+        country=chase.country,
+        sent_at=exercise.scenario_time(message.sent_at),
+        acknowledged_at=_at(exercise, chase.acknowledged_at),
+        acknowledged_by=chase.acknowledged_by if chase.acknowledged_at is not None else None,
+        ack_seconds=ack,
+        target_seconds=target,
+        within_target=ack is not None and ack <= target,
+        reminders=chase.reminders,
+        escalations=chase.escalations,
+        responded_at=_at(exercise, response.sent_at if response else None),
+        response_seconds=_seconds(
+            exercise, message.sent_at, response.sent_at if response else None
+        ),
+    )
+
+
+def _at(exercise: ExerciseInfo, at: datetime | None) -> datetime | None:
+    return None if at is None else exercise.scenario_time(at)
+
+
+def _seconds(exercise: ExerciseInfo, start: datetime, end: datetime | None) -> float | None:
+    """Scenario seconds from `start` to `end`, rounded as reported (so comparisons agree)."""
+    return None if end is None else round(exercise.scenario_seconds(end - start), 3)
+
+
+def _ack_seconds(rows: Sequence[RecipientRow]) -> AckSeconds:
+    return AckSeconds(**summary_seconds([r.ack_seconds for r in rows if r.ack_seconds is not None]))
+
+
+def _summary(rows: Sequence[RecipientRow]) -> Summary:
+    acknowledged = sum(r.acknowledged_at is not None for r in rows)
+    within = sum(r.within_target for r in rows)
+    return Summary(
+        recipients=len(rows),
+        acknowledged=acknowledged,
+        ack_rate=rate(acknowledged, len(rows)),
+        within_target=within,
+        within_target_rate=rate(within, len(rows)),
+        ack_seconds=_ack_seconds(rows),
+        reminders=sum(r.reminders for r in rows),
+        escalations=sum(r.escalations for r in rows),
+    )
+
+
+def _by_country(rows: Sequence[RecipientRow]) -> dict[str, list[RecipientRow]]:
+    groups: dict[str, list[RecipientRow]] = defaultdict(list)
+    for row in rows:
+        groups[row.country].append(row)
+    return groups
+
+
+def _country(country: str, rows: Sequence[RecipientRow]) -> CountryResult:
+    return CountryResult(
+        country=country,
+        recipients=len(rows),
+        acknowledged=sum(r.acknowledged_at is not None for r in rows),
+        within_target=sum(r.within_target for r in rows),
+        ack_seconds=_ack_seconds(rows),
+    )

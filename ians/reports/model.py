@@ -1,0 +1,106 @@
+"""The acknowledgement-time report (SPEC §10) as a model.
+
+`Report.model_dump(mode="json")` is exactly the §10 JSON object: times are RFC 3339
+UTC with `Z`, seconds are rounded to 3 decimals and written as integers when whole.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
+
+
+def rfc3339(at: datetime) -> str:
+    """`at` in UTC as RFC 3339 with `Z`: `2026-11-27T09:15:00Z` (fractions only when present).
+
+    A naive datetime is taken to be UTC already.
+    """
+    utc = at.astimezone(UTC) if at.tzinfo is not None else at
+    return utc.replace(tzinfo=None).isoformat() + "Z"
+
+
+def _round3(value: float) -> float:
+    return round(value, 3)
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+Time = Annotated[datetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
+"""A time, written as RFC 3339 UTC with `Z`."""
+
+Seconds = Annotated[float, AfterValidator(_round3), PlainSerializer(_number)]
+"""Scenario seconds, rounded to 3 decimals; written as an integer when whole (600, not 600.0)."""
+
+Rate = Annotated[float, AfterValidator(_round3)]
+"""A share in [0, 1], rounded to 3 decimals."""
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ExerciseSection(_Part):
+    id: str
+    name: str
+    kind: str
+    clock: str
+    speed: Annotated[float, PlainSerializer(_number)]
+    started_at: Time
+    ended_at: Time | None
+
+
+class AckSeconds(_Part):
+    """Nearest-rank median, p90 and maximum of acknowledgement times; None without any."""
+
+    median: Seconds | None
+    p90: Seconds | None
+    max: Seconds | None
+
+
+class Summary(_Part):
+    recipients: int
+    acknowledged: int
+    ack_rate: Rate
+    within_target: int
+    within_target_rate: Rate
+    ack_seconds: AckSeconds
+    reminders: int
+    escalations: int
+
+
+class CountryResult(_Part):
+    country: str
+    recipients: int
+    acknowledged: int
+    within_target: int
+    ack_seconds: AckSeconds
+
+
+class RecipientRow(_Part):
+    """One recipient country of one message; its field order is the csv header."""
+
+    inject: str | None
+    message_id: str
+    type: str
+    country: str
+    sent_at: Time
+    acknowledged_at: Time | None
+    acknowledged_by: str | None
+    ack_seconds: Seconds | None
+    target_seconds: Seconds
+    within_target: bool
+    reminders: int
+    escalations: int
+    responded_at: Time | None
+    response_seconds: Seconds | None
+
+
+class Report(_Part):
+    exercise: ExerciseSection
+    summary: Summary
+    by_country: list[CountryResult]
+    recipients: list[RecipientRow]

@@ -1,0 +1,437 @@
+"""Loading scenarios (SPEC §6, §8), every mistake named by file, line and field.
+
+A scenario is checked in two rounds. First its shape: the schema of its `kind`, and each
+inject's message as a draft sent at a nominal start (so `content` meets the message
+schemas). Then, once the schema holds, its meaning: unique ids, references between
+injects, and countries, participants and PoCs against the registry. Each round reports
+all it finds; the second needs the schema to hold, since references and routes mean
+little in a file of the wrong shape, but it runs despite bad content (an inject whose
+draft cannot be built is only left out of the checks that need the draft).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ians.contacts import load_registry
+from ians.domain.contacts import Registry
+from ians.domain.durations import format_duration
+from ians.domain.messages import AnyDraft, Message, Mode, check_reference, route
+from ians.errors import FileError, InvalidInput, Problem
+from ians.files import (
+    line_of,
+    load_yaml_file,
+    load_yaml_text,
+    to_plain,
+    validate,
+    validation_problems,
+)
+from ians.scenarios.model import (
+    TIME_FIELDS,
+    TIME_HINT,
+    UNKNOWN_QUESTION_TYPE,
+    ConnectivityTest,
+    ConsultationScenario,
+    DrillScenario,
+    Inject,
+    Scenario,
+)
+
+M = TypeVar("M", bound=BaseModel)
+FieldPath = list[str | int]  # a field path: ["injects", 2, "to", 0]
+
+KINDS = ("drill", "connectivity_test", "consultation")
+_KIND_HINT = "use drill, connectivity_test or consultation"
+_NOMINAL_START = datetime(2026, 1, 1, tzinfo=UTC)  # content is checked as if sent then
+_SUFFIXES = (".yaml", ".yml")
+_FIELD_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def load_scenario_file(path: Path, registry: Registry) -> Scenario:
+    """The scenario in the YAML file `path`, checked against `registry`.
+
+    Raises FileError with every problem found (file, line, field): an unreadable file,
+    YAML syntax, the schema, inject content, ids, references and the registry.
+    """
+    return _checked(load_yaml_file(path), str(path), registry)
+
+
+def load_scenario(
+    source: str | Mapping[str, Any], registry: Registry, name: str = "<scenario>"
+) -> Scenario:
+    """The scenario in `source`, YAML text or an already parsed object (as the API gets
+    it), checked against `registry`; problems name `name` as their file, and have lines
+    only when `source` is text.
+
+    Raises FileError with every problem found (see `load_scenario_file`).
+    """
+    data = load_yaml_text(source, name) if isinstance(source, str) else source
+    return _checked(data, name, registry)
+
+
+def check_files(paths: Sequence[Path], contacts: Sequence[Path] | None = None) -> list[Problem]:
+    """Every problem in the contacts and scenario files named by `paths` (files, or
+    folders of `*.yaml`/`*.yml` files); empty if all of them load.
+
+    A file whose YAML has a top-level `countries` is a contacts file, one with `kind` a
+    scenario. The contacts files found make one registry, whose problems are reported as
+    they are; the scenarios are checked against it, or, if `paths` hold no contacts file,
+    against the registry of `contacts` (default `contacts/`). When that registry does not
+    load, the scenarios are still checked, without the checks that need it.
+    """
+    problems: list[Problem] = []
+    contact_files: list[Path] = []
+    scenarios: list[tuple[Path, Any]] = []
+    seen: set[Path] = set()
+    for path in map(Path, paths):
+        files = _yaml_files(path)
+        if files is None:
+            problems.append(Problem(str(path), None, "", "no such file or folder"))
+        for file in [f for f in files or [] if f.resolve() not in seen]:
+            seen.add(file.resolve())
+            try:
+                data = load_yaml_file(file)
+            except FileError as error:
+                problems.extend(error.problems)
+                continue
+            if isinstance(data, Mapping) and "countries" in data:
+                contact_files.append(file)
+            elif isinstance(data, Mapping) and "kind" in data:
+                scenarios.append((file, data))
+            else:
+                message = "neither contacts (countries:) nor a scenario (kind:)"
+                problems.append(Problem(str(file), None, "", message))
+    registry = None
+    if contact_files or scenarios:
+        try:
+            registry = load_registry(contact_files or list(contacts or [Path("contacts")]))
+        except FileError as error:
+            problems.extend(error.problems)
+    for path, data in scenarios:
+        problems.extend(check_scenario(data, str(path), registry)[1])
+    return problems
+
+
+def check_scenario(
+    data: Any, name: str, registry: Registry | None
+) -> tuple[Scenario | None, list[Problem]]:
+    """The scenario in `data` (plain or ruamel round-trip data read from `name`) and every
+    problem in it, sorted by line; the scenario is None if it has any problem.
+
+    Without a registry the checks that need one (countries, participants, PoCs) are skipped.
+    """
+    if data is None:
+        return None, [
+            Problem(name, None, "", f"the scenario is empty: expected kind: ({_KIND_HINT})")
+        ]
+    if not isinstance(data, Mapping):
+        return None, [
+            Problem(name, line_of(data, []), "", f"expected a mapping with kind: ({_KIND_HINT})")
+        ]
+    kind = data.get("kind")
+    if kind not in KINDS:
+        message = (
+            f"unknown kind {kind!r}: {_KIND_HINT}" if "kind" in data else f"missing: {_KIND_HINT}"
+        )
+        return None, [Problem(name, line_of(data, ["kind"]), "kind", message)]
+    scenario: Scenario | None
+    if kind == "drill":
+        scenario, problems = _check_drill(data, name, registry)
+    elif kind == "connectivity_test":
+        scenario, problems = _validated(ConnectivityTest, data, name)
+        if scenario is not None:
+            problems += _participants(scenario, registry, data, name)
+    else:
+        scenario, problems = _check_consultation(data, name, registry)
+    problems.sort(key=lambda p: (p.line is not None, p.line or 0))
+    return (None if problems else scenario), problems
+
+
+def _checked(data: Any, name: str, registry: Registry) -> Scenario:
+    scenario, problems = check_scenario(data, name, registry)
+    if scenario is None:
+        raise FileError(problems)
+    return scenario
+
+
+def _validated(model: type[M], data: Any, name: str) -> tuple[M | None, list[Problem]]:
+    try:
+        return validate(model, data, name), []
+    except FileError as error:
+        return None, list(error.problems)
+
+
+# -- drills ---------------------------------------------------------------------------
+
+
+def _check_drill(
+    data: Mapping[str, Any], name: str, registry: Registry | None
+) -> tuple[DrillScenario | None, list[Problem]]:
+    scenario, problems = _validated(DrillScenario, data, name)
+    raw = data.get("injects")
+    raw = raw if isinstance(raw, list) else []
+    if scenario is not None:
+        injects = list(enumerate(scenario.injects))
+        mode = Mode(scenario.mode)
+    else:  # still check the content of the injects that are right on their own
+        injects = [(n, inject) for n, item in enumerate(raw) if (inject := _inject(item))]
+        mode = Mode.EXERCISE
+    drafts: dict[int, AnyDraft] = {}
+    for n, inject in injects:
+        own = {inject.refers_to: inject.refers_to} if inject.refers_to else {}
+        try:
+            drafts[n] = inject.draft(mode, _NOMINAL_START, own)
+        except ValidationError as error:
+            problems += _content_problems(error, raw[n], n, name)
+    if scenario is None:
+        return None, problems
+    problems += _inject_ids(scenario, data, name)
+    problems += _references(scenario, drafts, data, name)
+    problems += _participants(scenario, registry, data, name)
+    if registry is not None:
+        problems += _routes(scenario, drafts, registry, data, name)
+    return scenario, problems
+
+
+def _inject(item: Any) -> Inject | None:
+    try:
+        return Inject.model_validate(to_plain(item))
+    except ValidationError:
+        return None
+
+
+def _content_problems(error: ValidationError, node: Any, n: int, name: str) -> list[Problem]:
+    """The draft's problems as fields of `injects[n]`, with a hint for times."""
+    problems = []
+    for problem in validation_problems(error, node, name):
+        message = problem.message
+        key = problem.field.removeprefix("content.")
+        if key in TIME_FIELDS and isinstance(value := node["content"].get(key), str):
+            message = f"{value!r} is not a time: {TIME_HINT}"
+        field = f"injects[{n}].{problem.field}" if problem.field else f"injects[{n}]"
+        problems.append(Problem(name, problem.line, field, message))
+    return problems
+
+
+def _inject_ids(scenario: DrillScenario, data: Any, name: str) -> list[Problem]:
+    problems = []
+    first: dict[str, int] = {}
+    for n, inject in enumerate(scenario.injects):
+        if inject.id in first:
+            message = f"inject id {inject.id!r} is already used by injects[{first[inject.id]}]"
+            problems.append(_problem(data, name, ["injects", n, "id"], message))
+        first.setdefault(inject.id, n)
+    return problems
+
+
+def _references(
+    scenario: DrillScenario, drafts: Mapping[int, AnyDraft], data: Any, name: str
+) -> list[Problem]:
+    """`refers_to` names an inject sent earlier, and meets the rules of `check_reference`
+    applied to the message that inject sends."""
+    problems = []
+    first: dict[str, int] = {}
+    for n, inject in enumerate(scenario.injects):
+        first.setdefault(inject.id, n)
+    for n, inject in enumerate(scenario.injects):
+        path: FieldPath = ["injects", n, "refers_to"]
+        ref, referred = inject.refers_to, None
+        if ref is not None:
+            if ref not in first:
+                problems.append(_problem(data, name, path, f"no inject {ref!r} in this scenario"))
+                continue
+            if first[ref] == n:
+                problems.append(_problem(data, name, path, "an inject cannot refer to itself"))
+                continue
+            earlier = scenario.injects[first[ref]]
+            if (earlier.at, first[ref]) > (inject.at, n):
+                when = (
+                    f"later, at {format_duration(earlier.at)}"
+                    if earlier.at > inject.at
+                    else "at the same time but comes later in the file"
+                )
+                problems.append(_problem(data, name, path, f"{ref!r} is sent {when}"))
+                continue
+            if first[ref] not in drafts:
+                continue  # its content is wrong, and reported
+            referred = _sent(earlier, drafts[first[ref]])
+        if n in drafts:
+            try:
+                check_reference(drafts[n], referred)
+            except InvalidInput as error:
+                problems += _relocated(error, ["injects", n], data, name)
+    return problems
+
+
+def _sent(inject: Inject, draft: AnyDraft) -> Message:
+    """The message an inject's draft becomes, as `check_reference` sees it."""
+    return Message(
+        id=inject.id,
+        type=draft.type,
+        mode=draft.mode,
+        sender=draft.sender,
+        to=draft.to,
+        sent_at=_NOMINAL_START + inject.at,
+        refers_to=draft.refers_to,
+        content=draft.content,
+    )
+
+
+def _participants(
+    scenario: DrillScenario | ConnectivityTest, registry: Registry | None, data: Any, name: str
+) -> list[Problem]:
+    return _country_list(scenario.participants or [], ["participants"], registry, data, name)
+
+
+def _country_list(
+    codes: Sequence[str], path: FieldPath, registry: Registry | None, data: Any, name: str
+) -> list[Problem]:
+    """Each country listed once, and in `registry` if there is one."""
+    problems = []
+    for i, code in enumerate(codes):
+        if code in codes[:i]:
+            problems.append(_problem(data, name, [*path, i], f"{code} is listed twice"))
+        elif registry is not None and code not in registry:
+            message = f"no country {code!r} in the registry"
+            problems.append(_problem(data, name, [*path, i], message))
+    return problems
+
+
+def _routes(
+    scenario: DrillScenario,
+    drafts: Mapping[int, AnyDraft],
+    registry: Registry,
+    data: Any,
+    name: str,
+) -> list[Problem]:
+    """Each inject's sender and recipients exist, take part, and can receive its type."""
+    problems = []
+    participants = set(scenario.participant_codes(registry))
+    for n, draft in drafts.items():
+        for field, message in _route_problems(draft, registry):
+            problems.append(_problem(data, name, ["injects", n, *_parts(field)], message))
+        inject = scenario.injects[n]
+        taking_part: list[tuple[FieldPath, str | None]] = [(["from"], inject.sender)]
+        taking_part += [(["to", i], code) for i, code in enumerate(inject.to)]
+        for path, code in taking_part:
+            if code in registry and code not in participants:
+                message = f"{code} is not a participant of this drill"
+                problems.append(_problem(data, name, ["injects", n, *path], message))
+    return problems
+
+
+def _route_problems(draft: AnyDraft, registry: Registry) -> list[tuple[str, str]]:
+    """Every (field, message) that `route` finds in `draft`: it stops at the first, so each
+    bad recipient is set aside and the rest routed again. A bad sender ends the search."""
+    found: list[tuple[str, str]] = []
+    left = list(range(len(draft.to)))  # indices into draft.to still routed
+    while True:
+        try:
+            route(draft.model_copy(update={"to": [draft.to[i] for i in left]}), registry)
+            return found
+        except InvalidInput as error:
+            field, message = error.details[0]["field"], error.details[0]["message"]
+            recipient = re.fullmatch(r"to\[(\d+)\]", field)
+            if recipient is None:
+                return [*found, (field, message)]
+            index = left.pop(int(recipient[1]))
+            found.append((f"to[{index}]", message))
+
+
+# -- consultations --------------------------------------------------------------------
+
+
+def _check_consultation(
+    data: Mapping[str, Any], name: str, registry: Registry | None
+) -> tuple[ConsultationScenario | None, list[Problem]]:
+    scenario, problems = _validated(ConsultationScenario, data, name)
+    problems = [_question_type(problem, data) for problem in problems]
+    if scenario is None:
+        return None, problems
+    first: dict[str, int] = {}
+    for n, question in enumerate(scenario.questions):
+        if question.id in first:
+            message = (
+                f"question id {question.id!r} is already used by questions[{first[question.id]}]"
+            )
+            problems.append(_problem(data, name, ["questions", n, "id"], message))
+        first.setdefault(question.id, n)
+    deadline = scenario.deadline
+    if not isinstance(deadline, datetime):
+        for i, reminder in enumerate(scenario.reminders):
+            if reminder >= deadline:
+                message = (
+                    f"{format_duration(reminder)} before the deadline is not after the opening:"
+                    f" use less than {format_duration(deadline)}"
+                )
+                problems.append(_problem(data, name, ["reminders", i], message))
+    countries = scenario.audience.countries
+    listed = [] if countries == "all" else countries
+    path: FieldPath = ["audience", "countries"]
+    audience = _country_list(listed, path, registry, data, name)
+    problems += audience
+    if registry is not None and not audience and not scenario.audience_pocs(registry):
+        roles = " or ".join(scenario.audience.roles)
+        message = f"no point of contact with the role {roles} in these countries"
+        problems.append(_problem(data, name, ["audience"], message))
+    return scenario, problems
+
+
+def _question_type(problem: Problem, data: Mapping[str, Any]) -> Problem:
+    """A question of unknown type: pydantic names the question, this names its `type`."""
+    question = re.fullmatch(r"questions\[(\d+)\]", problem.field)
+    if question is None or problem.message != UNKNOWN_QUESTION_TYPE:
+        return problem
+    path: FieldPath = ["questions", int(question[1]), "type"]
+    node = data["questions"][int(question[1])]
+    hint = UNKNOWN_QUESTION_TYPE.removeprefix("unknown question type: ")
+    given = node.get("type") if isinstance(node, Mapping) else None
+    message = (
+        f"unknown question type {given!r}: {hint}" if given is not None else f"missing: {hint}"
+    )
+    return _problem(data, problem.file, path, message)
+
+
+# -- helpers --------------------------------------------------------------------------
+
+
+def _problem(data: Any, name: str, path: FieldPath, message: str) -> Problem:
+    return Problem(name, line_of(data, path), _field(path), message)
+
+
+def _field(path: FieldPath) -> str:
+    """["injects", 2, "to", 0] as `injects[2].to[0]`."""
+    field = ""
+    for part in path:
+        field += f"[{part}]" if isinstance(part, int) else f".{part}" if field else part
+    return field
+
+
+def _parts(field: str) -> FieldPath:
+    """`to[2]` as ["to", 2]: the inverse of `_field`."""
+    return [name or int(index) for name, index in _FIELD_PART.findall(field)]
+
+
+def _relocated(error: InvalidInput, prefix: FieldPath, data: Any, name: str) -> list[Problem]:
+    """The fields an InvalidInput names (`to[0]`, `refers_to`), under `prefix`."""
+    return [
+        _problem(data, name, [*prefix, *_parts(detail["field"])], detail["message"])
+        for detail in error.details
+    ]
+
+
+def _yaml_files(path: Path) -> list[Path] | None:
+    """The files `path` names: itself, or a folder's YAML files by name; None if it does
+    not exist."""
+    if path.is_dir():
+        return sorted(
+            (f for f in path.iterdir() if f.suffix.lower() in _SUFFIXES and f.is_file()),
+            key=lambda f: f.name,
+        )
+    return [path] if path.exists() else None

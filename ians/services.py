@@ -1,0 +1,76 @@
+"""The running parts of IANS, assembled in one place for the server and the CLI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from ians.clock import Clock, SystemClock
+from ians.delivery import Channel, Dispatcher, InboxChannel
+from ians.domain.contacts import Registry
+from ians.domain.policy import PolicyTable
+from ians.exercises import Exercises, SimulatedPocChannel
+from ians.scheduler import TimerWheel
+from ians.store.sqlite import SqliteStore
+from ians.tracking import Tracker
+from ians.web.auth import Tokens
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AppConfig:
+    """What the services need; `clock` and `run_timers` let tests drive time themselves."""
+
+    registry: Registry
+    db: str
+    admin_token: str | None = None
+    policies: PolicyTable = field(default_factory=PolicyTable)
+    clock: Clock = field(default_factory=SystemClock)
+    channels: list[Channel] = field(default_factory=lambda: [InboxChannel()])
+    run_timers: bool = True
+    synchronous: str = "FULL"
+
+
+@dataclass
+class Services:
+    tracker: Tracker
+    exercises: Exercises
+    tokens: Tokens
+
+
+@asynccontextmanager
+async def open_services(config: AppConfig) -> AsyncIterator[Services]:
+    """Open the store, take up what was pending in it, and start the timers.
+
+    On exit: timers stop, pending deliveries finish, the store closes.
+    """
+    store = await SqliteStore.open(config.db, synchronous=config.synchronous)
+    timers = TimerWheel(config.clock)
+    dispatcher = Dispatcher(store, config.registry, config.clock, config.channels)
+    try:
+        tracker = Tracker(store, config.registry, config.clock, timers, dispatcher, config.policies)
+        tokens = Tokens(store, config.registry, config.clock)
+        generated = await tokens.load(config.admin_token)
+        if generated is not None:
+            print(f"IANS admin token (shown once, stored hashed): {generated}", flush=True)
+        exercises = Exercises(tracker, config.policies)
+        dispatcher.add_channel(SimulatedPocChannel(exercises))
+        armed = await tracker.recover()
+        running = await exercises.recover()
+        timers.start(AsyncIOScheduler(timezone="UTC") if config.run_timers else None)
+        log.info(
+            "IANS ready: %d countries, %d timers armed, %d exercises running",
+            len(config.registry),
+            armed,
+            running,
+        )
+        yield Services(tracker, exercises, tokens)
+    finally:
+        timers.shutdown()
+        await dispatcher.drain()
+        await store.close()
