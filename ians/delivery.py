@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 class NoticeKind(StrEnum):
     MESSAGE = "message"
-    REMINDER = "reminder"
+    REMINDER = "reminder"  # of a message, or of a consultation to a PoC yet to answer
+    INVITATION = "invitation"  # to a consultation; `message_id` is the consultation id
 
 
 @dataclass(frozen=True, slots=True)

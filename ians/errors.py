@@ -4,8 +4,10 @@ IansError (500)
   BadRequest (400)        malformed JSON, a body that is not an object
   Unauthorized (401)      no token, unknown token
   Forbidden (403)         a valid token that may not do this
-  NotFound (404)          UnknownMessage, UnknownPointOfContact, UnknownExercise
-  Conflict (409)          a state that forbids the request
+  NotFound (404)          UnknownMessage, UnknownPointOfContact, UnknownExercise,
+                          UnknownConsultation
+  Conflict (409)          a state that forbids the request (closed consultation,
+                          stopped exercise)
   PayloadTooLarge (413)   a body over the limit
   InvalidInput (422)      a field that breaks a rule; `details` name the field paths
     FileError             a contacts or scenario file: every problem with file, line, field
@@ -63,6 +65,11 @@ class UnknownPointOfContact(NotFound):
 class UnknownExercise(NotFound):
     def __init__(self, exercise_id: str) -> None:
         super().__init__(f"no exercise {exercise_id!r}")
+
+
+class UnknownConsultation(NotFound):
+    def __init__(self, consultation_id: str) -> None:
+        super().__init__(f"no consultation {consultation_id!r}")
 
 
 class Conflict(IansError):

@@ -137,10 +137,12 @@ class Exercises:
 
     async def recover(self) -> int:
         """Take up every running exercise after a start; returns how many."""
-        running = await self.store.exercises(ExerciseState.RUNNING)
+        running = [
+            e for e in await self.store.exercises(ExerciseState.RUNNING) if e.kind != "consultation"
+        ]
         for exercise in running:
             if exercise.clock != ClockKind.REAL:
-                continue
+                continue  # a virtual run is complete when it is stored
             live = self._prepare(exercise, _timed(exercise.scenario, exercise.id, self.registry))
             facts = await self.store.exercise_facts(exercise.id)
             for sent in facts.messages:

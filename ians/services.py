@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from ians.clock import Clock, SystemClock
+from ians.consultations import Consultations
 from ians.delivery import Channel, Dispatcher, InboxChannel
 from ians.domain.contacts import Registry
 from ians.domain.policy import PolicyTable
@@ -40,6 +41,7 @@ class AppConfig:
 class Services:
     tracker: Tracker
     exercises: Exercises
+    consultations: Consultations
     tokens: Tokens
 
 
@@ -59,9 +61,10 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
         if generated is not None:
             print(f"IANS admin token (shown once, stored hashed): {generated}", flush=True)
         exercises = Exercises(tracker, config.policies)
+        consultations = Consultations(store, dispatcher, timers, config.registry, config.clock)
         dispatcher.add_channel(SimulatedPocChannel(exercises))
         armed = await tracker.recover()
-        running = await exercises.recover()
+        running = await exercises.recover() + await consultations.recover()
         timers.start(AsyncIOScheduler(timezone="UTC") if config.run_timers else None)
         log.info(
             "IANS ready: %d countries, %d timers armed, %d exercises running",
@@ -69,7 +72,7 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
             armed,
             running,
         )
-        yield Services(tracker, exercises, tokens)
+        yield Services(tracker, exercises, consultations, tokens)
     finally:
         timers.shutdown()
         await dispatcher.drain()

@@ -362,3 +362,26 @@ async def test_exercise_endpoints_are_for_the_admin_and_know_unknown_ids(api: An
     await api.json("GET", "/api/exercises/ex-nope", status=404)
     await api.json("POST", "/api/exercises/ex-nope/stop", status=404)
     await api.json("GET", "/api/exercises/ex-nope/report", status=404)
+
+
+async def test_the_report_comes_in_every_format(make_api: AppFactory, exact: Registry) -> None:
+    api = await make_api(registry=exact)
+    created = await api.json(
+        "POST",
+        "/api/exercises",
+        json={"scenario": DRILL, "clock": "virtual", "seed": 1},
+        status=201,
+    )
+    pages = {}
+    for fmt, media in [
+        ("json", "application/json"),
+        ("csv", "text/csv"),
+        ("md", "text/markdown"),
+        ("html", "text/html"),
+    ]:
+        response = await api.call("GET", f"/api/exercises/{created['id']}/report?format={fmt}")
+        assert response.status == 200 and response.content_type == media
+        pages[fmt] = await response.text()
+    assert pages["csv"].splitlines()[0].startswith("inject,message_id,type,country")
+    assert "Danube ammonia release" in pages["md"] and "<svg" in pages["html"]
+    await api.json("GET", f"/api/exercises/{created['id']}/report?format=pdf", status=422)

@@ -712,10 +712,15 @@ def test_check_files_sorts_contacts_from_scenarios(tmp_path: Path) -> None:
     write(scenarios, "notes.txt", "not YAML: [")
     write(tmp_path, "other.yaml", "just: a mapping\n")
 
-    problems = check_files([contacts, scenarios, tmp_path / "other.yaml", tmp_path / "gone"])
+    (tmp_path / "empty").mkdir()
+
+    problems = check_files(
+        [contacts, scenarios, tmp_path / "other.yaml", tmp_path / "gone", tmp_path / "empty"]
+    )
     assert [(Path(p.file).name, p.line, p.field) for p in problems] == [
         ("other.yaml", None, ""),
         ("gone", None, ""),
+        ("empty", None, ""),
         ("bad.yml", 9, "injects[0].to[1]"),
     ]
     # without contacts among the paths, scenarios are checked against `contacts`

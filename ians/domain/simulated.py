@@ -58,11 +58,12 @@ def ack_time(
     delay = draw_delay(poc.simulation or DEFAULT_MODEL, seed, f"{key}|{poc.id}|ack")
     if delay is None:
         return None
-    return _opening(poc.hours, reached_at, country.tz) + delay
+    return opening(poc.hours, reached_at, country.tz) + delay
 
 
 @lru_cache(maxsize=65_536)  # runs reach the same PoCs at the same instants
-def _opening(hours: OfficeHours, at: datetime, tz: ZoneInfo) -> datetime:
+def opening(hours: OfficeHours, at: datetime, tz: ZoneInfo) -> datetime:
+    """`at` if the hours are open then, else their next opening (cached: runs repeat them)."""
     return hours.next_opening(at, tz)
 
 

@@ -91,8 +91,9 @@ def check_files(paths: Sequence[Path], contacts: Sequence[Path] | None = None) -
     seen: set[Path] = set()
     for path in map(Path, paths):
         files = _yaml_files(path)
-        if files is None:
-            problems.append(Problem(str(path), None, "", "no such file or folder"))
+        if not files:
+            message = "no such file or folder" if files is None else "no YAML files in the folder"
+            problems.append(Problem(str(path), None, "", message))
         for file in [f for f in files or [] if f.resolve() not in seen]:
             seen.add(file.resolve())
             try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ians.domain.chase import Chase, Event
+from ians.domain.consultation import Answers, Invitation, Response
 from ians.domain.exercise import Exercise
 from ians.domain.messages import Message
 from ians.domain.policy import AckPolicy
@@ -179,3 +180,51 @@ class Store(ABC):
     ) -> None:
         """Store a whole run at once (a virtual run): the exercise, its messages, settled
         chases, the deliveries its events record, and the events."""
+
+    # --- consultations ----------------------------------------------------------------
+    @abstractmethod
+    async def add_consultation(
+        self,
+        consultation: Exercise,
+        invitations: Sequence[Invitation],
+        responses: Sequence[Response] = (),
+    ) -> None:
+        """Store a consultation (an exercise of kind consultation) with its invitations,
+        and, for a virtual rehearsal, its responses."""
+
+    @abstractmethod
+    async def invitations(self, consultation_id: str) -> list[Invitation]: ...
+
+    @abstractmethod
+    async def invited_to(self, poc: str) -> list[tuple[Exercise, Response | None]]:
+        """The consultations the PoC is invited to, newest first, with its response."""
+
+    @abstractmethod
+    async def responses(self, consultation_id: str) -> list[Response]:
+        """The latest response of each PoC that answered, by PoC."""
+
+    @abstractmethod
+    async def save_response(
+        self,
+        consultation_id: str,
+        poc: str,
+        answers: Answers,
+        now: datetime,
+        deadline: datetime,
+    ) -> bool:
+        """Store the PoC's answers, replacing any earlier ones; True if it is its first.
+
+        Raises Conflict when the consultation is closed or `now` is past the deadline,
+        Forbidden when the PoC is not invited, UnknownExercise.
+        """
+
+    @abstractmethod
+    async def remind(self, consultation_id: str, number: int, now: datetime) -> list[str]:
+        """Record reminder `number`; the invited PoCs without a response, to remind.
+
+        A reminder already recorded, or a consultation not open, gives [] (a repeated
+        or stale timer changes nothing).
+        """
+
+    @abstractmethod
+    async def reminders_sent(self, consultation_id: str) -> set[int]: ...

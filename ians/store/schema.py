@@ -83,4 +83,30 @@ MIGRATIONS: list[str] = [
     CREATE INDEX exercises_state ON exercises (state);
     ALTER TABLE messages ADD COLUMN inject TEXT;
     """,
+    # version 3: consultations (their record is an exercise of kind consultation)
+    """
+    CREATE TABLE invitations (
+        consultation_id TEXT NOT NULL REFERENCES exercises (id),
+        poc TEXT NOT NULL,
+        country TEXT NOT NULL,
+        invited_at INTEGER NOT NULL,
+        PRIMARY KEY (consultation_id, poc)
+    ) WITHOUT ROWID;
+    CREATE INDEX invitations_poc ON invitations (poc);
+    CREATE TABLE responses (
+        consultation_id TEXT NOT NULL REFERENCES exercises (id),
+        poc TEXT NOT NULL,
+        submitted_at INTEGER NOT NULL,
+        answers TEXT NOT NULL,
+        versions INTEGER NOT NULL,
+        PRIMARY KEY (consultation_id, poc)
+    ) WITHOUT ROWID;
+    CREATE TABLE consultation_reminders (
+        consultation_id TEXT NOT NULL REFERENCES exercises (id),
+        number INTEGER NOT NULL,
+        sent_at INTEGER NOT NULL,
+        reminded INTEGER NOT NULL,
+        PRIMARY KEY (consultation_id, number)
+    ) WITHOUT ROWID;
+    """,
 ]

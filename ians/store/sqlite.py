@@ -21,10 +21,18 @@ import aiosqlite
 
 from ians.domain import chase as rules
 from ians.domain.chase import Chase, ChaseStatus, Event, EventKind
+from ians.domain.consultation import Answers, Invitation, Response
 from ians.domain.exercise import Exercise
 from ians.domain.messages import CONTENT_MODELS, Message, MessageType, Mode
 from ians.domain.policy import AckPolicy
-from ians.errors import Conflict, IansError, NotDelivered, UnknownExercise, UnknownMessage
+from ians.errors import (
+    Conflict,
+    Forbidden,
+    IansError,
+    NotDelivered,
+    UnknownExercise,
+    UnknownMessage,
+)
 from ians.reports.facts import ExerciseFacts, SentMessage
 from ians.store.base import AckResult, Delivery, Fired, InboxItem, Store
 from ians.store.schema import MIGRATIONS
@@ -334,6 +342,74 @@ class SqliteStore(Store):
     ) -> None:
         await self._write(_import_run, (exercise, list(messages), list(chases), list(events)))
 
+    # --- consultations -----------------------------------------------------------------
+    async def add_consultation(
+        self,
+        consultation: Exercise,
+        invitations: Sequence[Invitation],
+        responses: Sequence[Response] = (),
+    ) -> None:
+        await self._write(_add_consultation, (consultation, list(invitations), list(responses)))
+
+    async def invitations(self, consultation_id: str) -> list[Invitation]:
+        rows = await self._rows(
+            "SELECT poc, country, invited_at FROM invitations WHERE consultation_id = ?"
+            " ORDER BY country, poc",
+            (consultation_id,),
+        )
+        return [Invitation(r[0], r[1], from_us(r[2])) for r in rows]
+
+    async def invited_to(self, poc: str) -> list[tuple[Exercise, Response | None]]:
+        rows = await self._rows(
+            f"SELECT {_EXERCISE_COLUMNS_E}, r.submitted_at, r.answers FROM invitations i"
+            " JOIN exercises e ON e.id = i.consultation_id"
+            " LEFT JOIN responses r ON r.consultation_id = i.consultation_id AND r.poc = i.poc"
+            " WHERE i.poc = ? ORDER BY e.started_at DESC",
+            (poc,),
+        )
+        width = len(_EXERCISE_COLUMNS.split(","))
+        return [
+            (
+                _exercise(r[:width]),
+                None
+                if r[width] is None
+                else Response(poc, from_us(r[width]), json.loads(r[width + 1])),
+            )
+            for r in rows
+        ]
+
+    async def responses(self, consultation_id: str) -> list[Response]:
+        rows = await self._rows(
+            "SELECT poc, submitted_at, answers FROM responses WHERE consultation_id = ?"
+            " ORDER BY poc",
+            (consultation_id,),
+        )
+        return [Response(r[0], from_us(r[1]), json.loads(r[2])) for r in rows]
+
+    async def save_response(
+        self,
+        consultation_id: str,
+        poc: str,
+        answers: Answers,
+        now: datetime,
+        deadline: datetime,
+    ) -> bool:
+        first: bool = await self._write(
+            _save_response, (consultation_id, poc, answers, now, deadline)
+        )
+        return first
+
+    async def remind(self, consultation_id: str, number: int, now: datetime) -> list[str]:
+        pocs: list[str] = await self._write(_remind, (consultation_id, number, now))
+        return pocs
+
+    async def reminders_sent(self, consultation_id: str) -> set[int]:
+        rows = await self._rows(
+            "SELECT number FROM consultation_reminders WHERE consultation_id = ?",
+            (consultation_id,),
+        )
+        return {int(r[0]) for r in rows}
+
 
 # --- row mapping -----------------------------------------------------------------------
 
@@ -401,6 +477,9 @@ _EXERCISE_COLUMNS = (
     "id, name, kind, clock, speed, state, started_at, wall_started_at, ended_at,"
     " seed, scenario, simulate"
 )
+
+
+_EXERCISE_COLUMNS_E = ", ".join(f"e.{c.strip()}" for c in _EXERCISE_COLUMNS.split(","))
 
 
 def _exercise(r: Sequence[Any]) -> Exercise:
@@ -762,6 +841,104 @@ async def _import_run(
         )
         await _insert_events(conn, events)
     return [None] * len(items)
+
+
+async def _add_consultation(
+    conn: aiosqlite.Connection,
+    items: list[tuple[Exercise, list[Invitation], list[Response]]],
+) -> list[Any]:
+    for consultation, invitations, responses in items:
+        await conn.execute(
+            f"INSERT INTO exercises ({_EXERCISE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            _exercise_row(consultation),
+        )
+        await conn.executemany(
+            "INSERT INTO invitations (consultation_id, poc, country, invited_at)"
+            " VALUES (?, ?, ?, ?)",
+            [(consultation.id, i.poc, i.country, to_us(i.invited_at)) for i in invitations],
+        )
+        await conn.executemany(
+            "INSERT INTO responses (consultation_id, poc, submitted_at, answers, versions)"
+            " VALUES (?, ?, ?, ?, 1)",
+            [
+                (consultation.id, r.poc, to_us(r.submitted_at), json.dumps(r.answers))
+                for r in responses
+            ],
+        )
+    return [None] * len(items)
+
+
+async def _save_response(
+    conn: aiosqlite.Connection, items: list[tuple[str, str, Answers, datetime, datetime]]
+) -> list[Any]:
+    out: list[Any] = []
+    for consultation_id, poc, answers, now, deadline in items:
+        cursor = await conn.execute("SELECT state FROM exercises WHERE id = ?", (consultation_id,))
+        row = await cursor.fetchone()
+        if row is None:
+            out.append(UnknownExercise(consultation_id))
+            continue
+        if row[0] != "running" or now >= deadline:
+            out.append(Conflict("the consultation is closed: no more answers are accepted"))
+            continue
+        cursor = await conn.execute(
+            "SELECT 1 FROM invitations WHERE consultation_id = ? AND poc = ?",
+            (consultation_id, poc),
+        )
+        if await cursor.fetchone() is None:
+            out.append(Forbidden(f"{poc} is not invited to this consultation"))
+            continue
+        cursor = await conn.execute(
+            "INSERT INTO responses (consultation_id, poc, submitted_at, answers, versions)"
+            " VALUES (?, ?, ?, ?, 1) ON CONFLICT (consultation_id, poc) DO UPDATE SET"
+            " submitted_at = excluded.submitted_at, answers = excluded.answers,"
+            " versions = versions + 1 RETURNING versions",
+            (consultation_id, poc, to_us(now), json.dumps(answers)),
+        )
+        versions = (await cursor.fetchone())[0]  # type: ignore[index]
+        out.append(versions == 1)
+    return out
+
+
+async def _remind(
+    conn: aiosqlite.Connection, items: list[tuple[str, int, datetime]]
+) -> list[list[str]]:
+    out: list[list[str]] = []
+    for consultation_id, number, now in items:
+        cursor = await conn.execute(
+            "SELECT 1 FROM exercises WHERE id = ? AND state = 'running'", (consultation_id,)
+        )
+        open_ = await cursor.fetchone() is not None
+        cursor = await conn.execute(
+            "SELECT 1 FROM consultation_reminders WHERE consultation_id = ? AND number = ?",
+            (consultation_id, number),
+        )
+        if not open_ or await cursor.fetchone() is not None:
+            out.append([])
+            continue
+        cursor = await conn.execute(
+            "SELECT i.poc FROM invitations i LEFT JOIN responses r"
+            " ON r.consultation_id = i.consultation_id AND r.poc = i.poc"
+            " WHERE i.consultation_id = ? AND r.poc IS NULL ORDER BY i.poc",
+            (consultation_id,),
+        )
+        pocs = [str(r[0]) for r in await cursor.fetchall()]
+        await conn.execute(
+            "INSERT INTO consultation_reminders (consultation_id, number, sent_at, reminded)"
+            " VALUES (?, ?, ?, ?)",
+            (consultation_id, number, to_us(now), len(pocs)),
+        )
+        await _insert_events(
+            conn,
+            [
+                Event(
+                    now, EventKind.REMINDED, consultation_id, None, poc, None, {"reminder": number}
+                )
+                for poc in pocs
+            ],
+        )
+        out.append(pocs)
+    return out
 
 
 async def _migrate(conn: aiosqlite.Connection) -> None:

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ians.services import AppConfig, open_services
 from ians.web.http import MAX_BODY, errors_middleware
-from ians.web.keys import exercises_key, registry_key, tokens_key, tracker_key
+from ians.web.keys import consultations_key, exercises_key, registry_key, tokens_key, tracker_key
 from ians.web.openapi import openapi
 from ians.web.routes import add_routes
 
@@ -35,6 +35,7 @@ def _services(config: AppConfig) -> Callable[[web.Application], AsyncIterator[No
             app[tracker_key] = running.tracker
             app[tokens_key] = running.tokens
             app[exercises_key] = running.exercises
+            app[consultations_key] = running.consultations
             yield
 
     return services

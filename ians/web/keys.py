@@ -2,6 +2,7 @@
 
 from aiohttp import web
 
+from ians.consultations import Consultations
 from ians.domain.contacts import Registry
 from ians.exercises import Exercises
 from ians.tracking import Tracker
@@ -11,3 +12,4 @@ registry_key = web.AppKey("registry", Registry)
 tracker_key = web.AppKey("tracker", Tracker)
 tokens_key = web.AppKey("tokens", Tokens)
 exercises_key = web.AppKey("exercises", Exercises)
+consultations_key = web.AppKey("consultations", Consultations)

@@ -21,24 +21,30 @@ from ians.reports.build import build_report
 from ians.reports.model import Report as ReportBody
 from ians.reports.render import FORMATS, media_type
 from ians.reports.render import render as render_report
+from ians.reports.results import render_results
 from ians.scenarios.loader import load_scenario
-from ians.scenarios.model import ConnectivityTest, DrillScenario
+from ians.scenarios.model import ConsultationScenario
 from ians.web.auth import Principal
 from ians.web.http import read_body, render
-from ians.web.keys import exercises_key, registry_key, tokens_key, tracker_key
+from ians.web.keys import consultations_key, exercises_key, registry_key, tokens_key, tracker_key
 from ians.web.views import (
     AckBody,
     AckView,
+    ConsultationResults,
+    ConsultationView,
     Countries,
     CountryView,
     ExerciseBody,
     ExerciseView,
     Health,
     Inbox,
+    InboxConsultation,
     InboxEntry,
     MessageView,
     Pocs,
     PocView,
+    ResponseBody,
+    ResponseView,
     TokenView,
 )
 
@@ -48,6 +54,7 @@ Handler = Callable[[web.Request, Principal | None], Awaitable[web.Response]]
 _draft = TypeAdapter(MessageDraft)
 _ack_body = TypeAdapter(AckBody)
 _exercise_body = TypeAdapter(ExerciseBody)
+_response_body = TypeAdapter(ResponseBody)
 
 
 @dataclass(frozen=True)
@@ -112,8 +119,20 @@ async def inbox(request: web.Request, who: Principal | None) -> web.Response:
     raw = request.query.get("limit", "100")
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise InvalidInput.at("limit", "must be a whole number from 1 to 1000")
-    items = await request.app[tracker_key].store.inbox(poc.id, int(raw))
-    return render(Inbox(messages=[InboxEntry.of(i) for i in items]))
+    store = request.app[tracker_key].store
+    items = await store.inbox(poc.id, int(raw))
+    consultations = request.app[consultations_key]
+    invited = [
+        InboxConsultation(
+            id=c.id,
+            name=c.name,
+            deadline=(await consultations.get(c.id)).deadline,
+            closed=c.state != "running",
+            responded_at=None if r is None else r.submitted_at,
+        )
+        for c, r in (await store.invited_to(poc.id))[: int(raw)]
+    ]
+    return render(Inbox(messages=[InboxEntry.of(i) for i in items], consultations=invited))
 
 
 async def acknowledge(request: web.Request, who: Principal | None) -> web.Response:
@@ -128,17 +147,23 @@ async def acknowledge(request: web.Request, who: Principal | None) -> web.Respon
 
 async def start_exercise(request: web.Request, who: Principal | None) -> web.Response:
     body = await read_body(request, _exercise_body)
-    exercises = request.app[exercises_key]
-    scenario = load_scenario(body.scenario, request.app[registry_key], name="scenario")
-    if not isinstance(scenario, DrillScenario | ConnectivityTest):
-        raise InvalidInput.at("scenario.kind", f"{scenario.kind} scenarios cannot be run yet")
-    simulate = body.simulate
-    if simulate == "all":
-        simulate = list(request.app[registry_key].countries)
+    registry = request.app[registry_key]
+    scenario = load_scenario(body.scenario, registry, name="scenario")
+    source = body.scenario if isinstance(body.scenario, str) else json.dumps(body.scenario)
+    if isinstance(scenario, ConsultationScenario):
+        if body.simulate or body.speed != 1:
+            raise InvalidInput.at(
+                "speed" if body.speed != 1 else "simulate",
+                "a consultation runs on the real clock, or in virtual time",
+            )
+        opened = await request.app[consultations_key].open(
+            scenario, source, ClockKind(body.clock), body.seed, body.start
+        )
+        return render(await _exercise_view(request, opened.id), status=201)
+    simulate = list(registry.countries) if body.simulate == "all" else body.simulate
     if simulate and body.clock == "virtual":
         raise InvalidInput.at("simulate", "in virtual time every PoC is simulated already")
-    source = body.scenario if isinstance(body.scenario, str) else json.dumps(body.scenario)
-    exercise = await exercises.start(
+    exercise = await request.app[exercises_key].start(
         ExerciseRequest(
             scenario=scenario,
             source=source,
@@ -165,16 +190,29 @@ async def exercise_report(request: web.Request, who: Principal | None) -> web.Re
     fmt = request.query.get("format", "json")
     if fmt not in FORMATS:
         raise InvalidInput.at("format", f"use one of {', '.join(FORMATS)}")
-    facts = await request.app[tracker_key].store.exercise_facts(request.match_info["exercise_id"])
+    exercise_id = request.match_info["exercise_id"]
+    store = request.app[tracker_key].store
+    if (await store.exercise(exercise_id)).kind == "consultation":
+        raise InvalidInput.at(
+            "exercise_id", f"a consultation: see /api/consultations/{exercise_id}/results"
+        )
+    facts = await store.exercise_facts(exercise_id)
     body = render_report(build_report(facts), facts, fmt)
-    return web.Response(body=body, content_type=media_type(fmt))
+    return web.Response(body=body, headers={"Content-Type": media_type(fmt)})
 
 
 async def _exercise_view(request: web.Request, exercise_id: str) -> ExerciseView:
     store = request.app[tracker_key].store
-    facts = await store.exercise_facts(exercise_id)
-    e = facts.exercise
-    injects = len(request.app[exercises_key].timeline_of(e))
+    e = await store.exercise(exercise_id)
+    if e.kind == "consultation":
+        results = await request.app[consultations_key].results(e.id)
+        done = {"invited": results["invited"], "responded": results["responded"]}
+        report = f"/api/consultations/{e.id}/results?format=json"
+    else:
+        facts = await store.exercise_facts(exercise_id)
+        injects = len(request.app[exercises_key].timeline_of(e))
+        done = progress(facts.messages, facts.chases, injects)
+        report = f"/api/exercises/{e.id}/report?format=json"
     return ExerciseView(
         id=e.id,
         name=e.name,
@@ -186,8 +224,79 @@ async def _exercise_view(request: web.Request, exercise_id: str) -> ExerciseView
         started_at=e.started_at,
         ended_at=e.ended_at,
         simulate=list(e.simulate),
-        progress=progress(facts.messages, facts.chases, injects),
-        report=f"/api/exercises/{e.id}/report?format=json",
+        progress=done,
+        report=report,
+    )
+
+
+async def get_consultation(request: web.Request, who: Principal | None) -> web.Response:
+    assert who is not None
+    consultations = request.app[consultations_key]
+    opened = await consultations.get(request.match_info["consultation_id"])
+    record, scenario = opened.record, opened.scenario
+    progress_: dict[str, float] | None = None
+    response = None
+    if who.poc is None:
+        results = await consultations.results(record.id)
+        progress_ = {k: results[k] for k in ("invited", "responded", "response_rate")}
+    else:
+        await consultations.check_invited(record.id, who.poc.id)
+        own = [r for r in await consultations.store.responses(record.id) if r.poc == who.poc.id]
+        if own:
+            response = ResponseView(
+                consultation_id=record.id,
+                poc=own[0].poc,
+                submitted_at=own[0].submitted_at,
+                answers=own[0].answers,
+            )
+    return render(
+        ConsultationView(
+            id=record.id,
+            name=record.name,
+            description=scenario.description,
+            state=record.state,
+            closed=record.state != "running",
+            opened_at=record.started_at,
+            deadline=opened.deadline,
+            reminders=opened.reminders,
+            questions=[q.model_dump(mode="json", exclude_none=True) for q in scenario.questions],
+            progress=progress_,
+            response=response,
+        )
+    )
+
+
+async def respond(request: web.Request, who: Principal | None) -> web.Response:
+    assert who is not None
+    poc = who.require_poc()
+    body = await read_body(request, _response_body)
+    consultation_id = request.match_info["consultation_id"]
+    first, saved = await request.app[consultations_key].respond(
+        consultation_id, poc.id, body.answers
+    )
+    view = ResponseView(
+        consultation_id=consultation_id,
+        poc=poc.id,
+        submitted_at=saved.submitted_at,
+        answers=saved.answers,
+    )
+    return render(view, status=201 if first else 200)
+
+
+async def consultation_results(request: web.Request, who: Principal | None) -> web.Response:
+    fmt = request.query.get("format", "json")
+    consultation_id = request.match_info["consultation_id"]
+    consultations = request.app[consultations_key]
+    if fmt not in FORMATS:
+        raise InvalidInput.at("format", f"use one of {', '.join(FORMATS)}")
+    if fmt == "csv":
+        text = await consultations.results_csv(consultation_id)
+        return web.Response(text=text, content_type="text/csv", charset="utf-8")
+    results = await consultations.results(consultation_id)
+    if fmt == "json":
+        return render(ConsultationResults.model_validate(results))
+    return web.Response(
+        body=render_results(results, fmt), headers={"Content-Type": media_type(fmt)}
     )
 
 
@@ -278,6 +387,34 @@ ENDPOINTS: list[Endpoint] = [
         "admin",
         "The acknowledgement-time report (json, csv, md or html)",
         ReportBody,
+        query={"format": "json (default), csv, md or html"},
+    ),
+    Endpoint(
+        "GET",
+        "/api/consultations/{consultation_id}",
+        get_consultation,
+        "admin or poc",
+        "The questionnaire; the admin sees progress, an invited PoC its own answers",
+        ConsultationView,
+    ),
+    Endpoint(
+        "POST",
+        "/api/consultations/{consultation_id}/responses",
+        respond,
+        "poc",
+        "Answer (201), or replace the answers until the deadline (200)",
+        ResponseView,
+        201,
+        body=ResponseBody,
+        body_name="ResponseBody",
+    ),
+    Endpoint(
+        "GET",
+        "/api/consultations/{consultation_id}/results",
+        consultation_results,
+        "admin",
+        "The results: json (default), csv (one row per respondent), md or html",
+        ConsultationResults,
         query={"format": "json (default), csv, md or html"},
     ),
 ]

@@ -149,8 +149,19 @@ class InboxEntry(_View):
         )
 
 
+class InboxConsultation(_View):
+    id: str
+    name: str
+    deadline: datetime
+    closed: bool
+    responded_at: datetime | None
+
+
 class Inbox(_View):
     messages: list[InboxEntry]
+    consultations: list[InboxConsultation] = Field(
+        default_factory=list, description="consultations this PoC is invited to, newest first"
+    )
 
 
 class AckBody(_View):
@@ -201,3 +212,42 @@ class ExerciseView(_View):
     simulate: list[str]
     progress: dict[str, int]
     report: str = Field(description="where its report is")
+
+
+class ResponseBody(_View):
+    """A PoC's answers, by question id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    answers: dict[str, Any]
+
+
+class ResponseView(_View):
+    consultation_id: str
+    poc: str
+    submitted_at: datetime
+    answers: dict[str, Any]
+
+
+class ConsultationView(_View):
+    id: str
+    name: str
+    description: str | None
+    state: str
+    closed: bool
+    opened_at: datetime
+    deadline: datetime
+    reminders: list[datetime] = Field(description="when non-respondents are reminded")
+    questions: list[dict[str, Any]]
+    progress: dict[str, float] | None = Field(description="the admin's view only")
+    response: ResponseView | None = Field(description="the calling PoC's answers, if any")
+
+
+class ConsultationResults(_View):
+    consultation: dict[str, Any]
+    invited: int
+    responded: int
+    response_rate: float
+    by_country: list[dict[str, Any]]
+    questions: list[dict[str, Any]]
+    non_respondents: list[str]
