@@ -14,11 +14,15 @@ from typing import TYPE_CHECKING
 
 from ians.errors import FileError, IansError, Problem
 from ians.reports.render import FORMATS
+from ians.scenarios.model import ConsultationScenario
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from ians.domain.contacts import Registry
-    from ians.scenarios.virtual import TimedScenario
+    from ians.scenarios.model import Scenario
     from ians.settings import Settings
+    from ians.store import Store
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -201,8 +205,10 @@ def _settings(args: argparse.Namespace, **flags: object) -> Settings:
 def _simulate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from ians.consultations import rehearsals
     from ians.contacts import load_registry
-    from ians.exercises import load_timed_scenario
+    from ians.scenarios.loader import load_scenario_file
+    from ians.scenarios.model import ConsultationScenario
     from ians.scenarios.montecarlo import monte_carlo
     from ians.scenarios.virtual import VirtualExercise
     from ians.settings import load_policy_table
@@ -211,17 +217,30 @@ def _simulate(args: argparse.Namespace) -> int:
         raise IansError("--runs must be from 1 to 1000000")
     settings = _settings(args)
     registry = load_registry(settings.contacts)
-    scenario = load_timed_scenario(args.scenario, registry)
+    scenario = load_scenario_file(args.scenario, registry)
     start = args.start or datetime.now(UTC)
-    exercise = VirtualExercise(
-        scenario, registry, load_policy_table(settings.settings_file), start, "simulation"
-    )
     with tqdm(total=args.runs, unit="run", file=sys.stderr, disable=None) as bar:
-        figures = monte_carlo(exercise, args.runs, args.seed, on_run=lambda _: bar.update())
+        if isinstance(scenario, ConsultationScenario):
+            figures = rehearsals(
+                scenario, registry, start, args.runs, args.seed, on_run=lambda _: bar.update()
+            )
+        else:
+            exercise = VirtualExercise(
+                scenario, registry, load_policy_table(settings.settings_file), start, "simulation"
+            )
+            figures = monte_carlo(exercise, args.runs, args.seed, on_run=lambda _: bar.update())
     if args.format == "json":
         print(json.dumps(figures, indent=2))
         return 0
     print(f"{scenario.name}: {args.runs} virtual runs from {start.isoformat()}, seed {args.seed}")
+    if isinstance(scenario, ConsultationScenario):
+        print(f"expected response rate {figures['response_rate']:.1%} of {figures['invited']}")
+        for stage in figures["by_stage"]:
+            print(f"  {stage['stage']:20} {stage['at']:>28} {stage['response_rate']:7.1%}")
+        print(f"{'country':8} {'answered':>9}")
+        for row in figures["by_country"]:
+            print(f"{row['country']:8} {row['response_rate']:9.1%}")
+        return 0
     print(f"{'country':8} {'acked':>7} {'in target':>10} {'median':>9} {'p90':>9}")
     for row in figures["by_country"]:
         seconds = row["ack_seconds"]
@@ -241,21 +260,20 @@ def _span(seconds: float | None) -> str:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from ians.reports.build import build_report
-    from ians.reports.render import render
+    from ians.contacts import load_registry
     from ians.store.sqlite import SqliteStore
 
     settings = _settings(args)
     if not settings.db.exists():
         raise IansError(f"no database at {settings.db}")
+    registry = load_registry(settings.contacts)
 
     async def read() -> bytes:
         store = await SqliteStore.open(settings.db)
         try:
-            facts = await store.exercise_facts(args.exercise_id)
+            return await _rendered(store, args.exercise_id, args.format, registry)
         finally:
             await store.close()
-        return render(build_report(facts), facts, args.format)
 
     body = asyncio.run(read())
     if args.output:
@@ -267,11 +285,11 @@ def _report(args: argparse.Namespace) -> int:
 
 def _drill(args: argparse.Namespace) -> int:
     from ians.contacts import load_registry
-    from ians.exercises import load_timed_scenario
+    from ians.scenarios.loader import load_scenario_file
 
     settings = _settings(args, host=args.host, port=args.port)
     registry = load_registry(settings.contacts)
-    scenario = load_timed_scenario(args.scenario, registry)
+    scenario = load_scenario_file(args.scenario, registry)
     fmt = "json"
     if args.report is not None:
         fmt = args.report.suffix.lstrip(".").lower()
@@ -282,6 +300,10 @@ def _drill(args: argparse.Namespace) -> int:
         simulate = list(registry.countries)
     if args.virtual and simulate:
         raise IansError("--simulate is for the real clock: in virtual time every PoC is simulated")
+    if isinstance(scenario, ConsultationScenario) and (simulate or args.speed != 1):
+        raise IansError(
+            "a consultation runs on the real clock or --virtual, without --speed or --simulate"
+        )
     _install_uvloop()
     body = asyncio.run(_run_drill(args, settings, registry, scenario, tuple(simulate), fmt))
     if args.report is not None:
@@ -296,21 +318,18 @@ async def _run_drill(
     args: argparse.Namespace,
     settings: Settings,
     registry: Registry,
-    scenario: TimedScenario,
+    scenario: Scenario,
     simulate: tuple[str, ...],
     fmt: str,
 ) -> bytes:
     from aiohttp import web
-    from tqdm import tqdm
 
     from ians.domain.exercise import ClockKind, ExerciseState
-    from ians.exercises import ExerciseRequest, progress
-    from ians.reports.build import build_report
-    from ians.reports.render import render
+    from ians.exercises import ExerciseRequest
     from ians.services import AppConfig
     from ians.settings import load_policy_table
     from ians.web.app import create_app
-    from ians.web.keys import exercises_key, tracker_key
+    from ians.web.keys import consultations_key, exercises_key, tracker_key
 
     config = AppConfig(
         registry=registry,
@@ -323,44 +342,95 @@ async def _run_drill(
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
-        exercises, store = app[exercises_key], app[tracker_key].store
-        request = ExerciseRequest(
-            scenario=scenario,
-            source=args.scenario.read_text(encoding="utf-8"),
-            clock=ClockKind.VIRTUAL if args.virtual else ClockKind.REAL,
-            speed=args.speed,
-            seed=args.seed,
-            start=args.start,
-            simulate=simulate,
-        )
-        exercise = await exercises.start(request)
+        store = app[tracker_key].store
+        clock = ClockKind.VIRTUAL if args.virtual else ClockKind.REAL
+        source = args.scenario.read_text(encoding="utf-8")
+        if isinstance(scenario, ConsultationScenario):
+            exercise = await app[consultations_key].open(
+                scenario, source, clock, args.seed, args.start
+            )
+        else:
+            exercise = await app[exercises_key].start(
+                ExerciseRequest(
+                    scenario=scenario,
+                    source=source,
+                    clock=clock,
+                    speed=args.speed,
+                    seed=args.seed,
+                    start=args.start,
+                    simulate=simulate,
+                )
+            )
         print(f"exercise {exercise.id}: {scenario.name}", file=sys.stderr)
         if exercise.state == ExerciseState.RUNNING:
             site = web.TCPSite(runner, settings.host, settings.port)
             await site.start()
             print(
-                f"API on http://{settings.host}:{settings.port} (Ctrl-C stops the exercise)",
-                file=sys.stderr,
+                f"API on http://{settings.host}:{settings.port} (Ctrl-C stops it)", file=sys.stderr
             )
-            total = len(scenario.timeline(registry))
-            with tqdm(total=total, unit="inject", file=sys.stderr, disable=None) as bar:
-                try:
-                    while exercise.state == ExerciseState.RUNNING:
-                        await asyncio.sleep(0.5)  # a progress display, not a wait for an event
-                        facts = await store.exercise_facts(exercise.id)
-                        exercise = facts.exercise
-                        done = progress(facts.messages, facts.chases, total)
-                        bar.n = done["injects_sent"]
-                        bar.set_postfix(
-                            acknowledged=done["acknowledged"],
-                            pending=done["pending"],
-                            gave_up=done["gave_up"],
-                        )
-                        bar.refresh()
-                except (KeyboardInterrupt, asyncio.CancelledError):
-                    exercise = await exercises.stop(exercise.id)
-        facts = await store.exercise_facts(exercise.id)
-        print(f"exercise {exercise.id} {facts.exercise.state}", file=sys.stderr)
-        return render(build_report(facts), facts, fmt)
+            await _follow(app, exercise.id, scenario, registry)
+        record = await store.exercise(exercise.id)
+        print(f"exercise {exercise.id} {record.state}", file=sys.stderr)
+        return await _rendered(store, exercise.id, fmt, registry)
     finally:
         await runner.cleanup()
+
+
+async def _rendered(store: Store, exercise_id: str, fmt: str, registry: Registry) -> bytes:
+    """The report of an exercise, or the results of a consultation, in `fmt`."""
+    from ians.consultations import Opened, results, results_csv
+    from ians.reports.build import build_report
+    from ians.reports.render import render
+    from ians.reports.results import render_results
+    from ians.scenarios.loader import load_scenario
+
+    record = await store.exercise(exercise_id)
+    if record.kind != "consultation":
+        facts = await store.exercise_facts(exercise_id)
+        return render(build_report(facts), facts, fmt)
+    scenario = load_scenario(record.scenario, registry, name=record.id)
+    assert isinstance(scenario, ConsultationScenario)
+    opened = Opened(record, scenario)
+    invitations = await store.invitations(exercise_id)
+    responses = await store.responses(exercise_id)
+    if fmt == "csv":
+        return results_csv(opened, invitations, responses).encode()
+    found = results(opened, invitations, responses)
+    if fmt == "json":
+        return (json.dumps(found, indent=2, ensure_ascii=False) + "\n").encode()
+    return render_results(found, fmt)
+
+
+async def _follow(
+    app: web.Application, exercise_id: str, scenario: Scenario, registry: Registry
+) -> None:
+    """Show progress until the exercise or consultation ends; Ctrl-C stops it."""
+    from tqdm import tqdm
+
+    from ians.domain.exercise import ExerciseState
+    from ians.exercises import progress
+    from ians.web.keys import exercises_key, tracker_key
+
+    store = app[tracker_key].store
+    if isinstance(scenario, ConsultationScenario):
+        total, unit = len(scenario.audience_pocs(registry)), "response"
+    else:
+        total, unit = len(scenario.timeline(registry)), "inject"
+    with tqdm(total=total, unit=unit, file=sys.stderr, disable=None) as bar:
+        try:
+            while (await store.exercise(exercise_id)).state == ExerciseState.RUNNING:
+                await asyncio.sleep(0.5)  # a progress display, not a wait for an event
+                if isinstance(scenario, ConsultationScenario):
+                    bar.n = len(await store.responses(exercise_id))
+                else:
+                    facts = await store.exercise_facts(exercise_id)
+                    done = progress(facts.messages, facts.chases, total)
+                    bar.n = done["injects_sent"]
+                    bar.set_postfix(
+                        acknowledged=done["acknowledged"],
+                        pending=done["pending"],
+                        gave_up=done["gave_up"],
+                    )
+                bar.refresh()
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            await app[exercises_key].stop(exercise_id)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -283,5 +284,82 @@ def results(
     }
 
 
+def results_csv(opened: Opened, invitations: list[Invitation], responses: list[Response]) -> str:
+    """One row per respondent: poc, country, submitted_at, then one column per question."""
+    countries = {i.poc: i.country for i in invitations}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    questions = opened.scenario.questions
+    writer.writerow(["poc", "country", "submitted_at", *(q.id for q in questions)])
+    for r in responses:
+        writer.writerow(
+            [
+                r.poc,
+                countries.get(r.poc, ""),
+                _iso(r.submitted_at),
+                *(csv_value(r.answers.get(q.id)) for q in questions),
+            ]
+        )
+    return out.getvalue()
+
+
 def _iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
+
+
+def rehearsals(
+    scenario: ConsultationScenario,
+    registry: Registry,
+    opened_at: datetime,
+    runs: int,
+    seed: int,
+    on_run: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Monte Carlo over virtual rehearsals: the expected response rate, overall, by
+    country, and as it stands before each reminder and at the deadline."""
+    deadline = scenario.deadline_at(opened_at)
+    reminders = reminder_times(deadline, scenario.reminders, opened_at)
+    notices = [opened_at, *reminders]
+    stages = [*reminders, deadline]
+    pocs = scenario.audience_pocs(registry)
+    answered = {p.id: 0 for p in pocs}
+    by_stage = [0] * len(stages)
+    for r in range(runs):
+        for poc in pocs:
+            at = response_time(
+                poc,
+                registry.countries[poc.country],
+                notices,
+                deadline,
+                f"{seed}-{r}",
+                "consultation",
+            )
+            if at is None:
+                continue
+            answered[poc.id] += 1
+            for i, stage in enumerate(stages):
+                by_stage[i] += at < stage
+        if on_run is not None:
+            on_run(r + 1)
+    invited = len(pocs) * runs
+    countries: dict[str, list[int]] = {}
+    for poc in pocs:
+        counts = countries.setdefault(poc.country, [0, 0])
+        counts[0] += runs
+        counts[1] += answered[poc.id]
+    labels = [f"before reminder {i}" for i in range(1, len(reminders) + 1)] + ["by the deadline"]
+    return {
+        "runs": runs,
+        "seed": seed,
+        "kind": "consultation",
+        "invited": len(pocs),
+        "response_rate": rate(sum(answered.values()), invited),
+        "by_stage": [
+            {"stage": label, "at": _iso(at), "response_rate": rate(n, invited)}
+            for label, at, n in zip(labels, stages, by_stage, strict=True)
+        ],
+        "by_country": [
+            {"country": c, "response_rate": rate(n, total)}
+            for c, (total, n) in sorted(countries.items())
+        ],
+    }

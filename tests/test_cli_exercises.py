@@ -13,6 +13,7 @@ from ians.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DANUBE = str(ROOT / "scenarios" / "danube-ammonia.yaml")
+CONSULTATION = str(ROOT / "scenarios" / "consultation-2026.yaml")
 CONTACTS = ["--contacts", str(ROOT / "contacts")]
 
 
@@ -75,7 +76,8 @@ def test_simulate_prints_a_table_for_people(capsys: pytest.CaptureFixture[str]) 
         (["drill", DANUBE, "--virtual", "--report", "{dir}/x.pdf"], ".pdf"),
         (["drill", DANUBE, "--virtual", "--simulate", "HUN"], "--simulate"),
         (["simulate", DANUBE, "--runs", "0"], "--runs"),
-        (["drill", str(ROOT / "scenarios" / "consultation-2026.yaml"), "--virtual"], "not a drill"),
+        (["drill", str(ROOT / "contacts" / "srb.yaml"), "--virtual"], "kind"),
+        (["drill", CONSULTATION, "--speed", "10"], "consultation"),
     ],
 )
 def test_cli_mistakes_are_explained(
@@ -98,3 +100,49 @@ def test_cli_mistakes_are_explained(
     filled = [a.format(db=db, missing=tmp_path / "none.db", dir=tmp_path) for a in args]
     assert main([*filled, *CONTACTS]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_a_consultation_is_rehearsed_from_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "ians.db"
+    out = tmp_path / "results.csv"
+    args = ["drill", CONSULTATION, "--virtual", "--seed", "2", "--db", str(db), *CONTACTS]
+    assert main([*args, "--report", str(out)]) == 0
+    consultation_id = capsys.readouterr().err.split("exercise ")[1].split(":")[0]
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert rows and set(rows[0]) >= {"poc", "country", "submitted_at", "q1"}
+    assert main(["report", consultation_id, "--format", "json", "--db", str(db), *CONTACTS]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results["consultation"]["closed"] is True
+    assert results["responded"] == len(rows)
+
+
+def test_simulate_rehearses_a_consultations_reminder_plan(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = [
+        "simulate",
+        CONSULTATION,
+        "--runs",
+        "20",
+        "--seed",
+        "3",
+        "--format",
+        "json",
+        "--start",
+        "2026-11-27T09:00:00Z",
+        *CONTACTS,
+    ]
+    assert main(args) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["kind"] == "consultation" and figures["invited"] >= 41
+    stages = [s["response_rate"] for s in figures["by_stage"]]
+    assert [s["stage"] for s in figures["by_stage"]] == [
+        "before reminder 1",
+        "before reminder 2",
+        "by the deadline",
+    ]
+    assert stages == sorted(stages) and stages[-1] == figures["response_rate"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out) == figures

@@ -31,6 +31,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+TIMEOUT = aiohttp.ClientTimeout(total=10)  # a hung server fails the test, not the whole run
+
+
 class Server:
     def __init__(self, tmp_path: Path) -> None:
         (tmp_path / "contacts.yaml").write_text(REGISTRY_YAML)
@@ -62,14 +65,14 @@ class Server:
                 *self.args, env=env, stdout=log, stderr=log
             )
         deadline = time.monotonic() + 20
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
             while time.monotonic() < deadline:
                 assert self.process.returncode is None, self.log.read_text()
                 try:
                     async with session.get(f"{self.url}/api/health") as response:
                         if response.status == 200:
                             return
-                except aiohttp.ClientConnectionError:
+                except (aiohttp.ClientConnectionError, TimeoutError):
                     pass
                 await _pause()
         raise AssertionError(f"server did not start: {self.log.read_text()}")
@@ -98,7 +101,7 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
 
 async def call(method: str, url: str, token: str, body: Any = None) -> tuple[int, Any]:
     async with (
-        aiohttp.ClientSession() as session,
+        aiohttp.ClientSession(timeout=TIMEOUT) as session,
         session.request(
             method, url, json=body, headers={"Authorization": f"Bearer {token}"}
         ) as response,

@@ -5,6 +5,7 @@ ENDPOINTS is the one list both the router and /api/openapi.json are built from.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -197,7 +198,8 @@ async def exercise_report(request: web.Request, who: Principal | None) -> web.Re
             "exercise_id", f"a consultation: see /api/consultations/{exercise_id}/results"
         )
     facts = await store.exercise_facts(exercise_id)
-    body = render_report(build_report(facts), facts, fmt)
+    # drawing the charts takes about a second for a large exercise: not on the event loop
+    body = await asyncio.to_thread(render_report, build_report(facts), facts, fmt)
     return web.Response(body=body, headers={"Content-Type": media_type(fmt)})
 
 
@@ -295,9 +297,8 @@ async def consultation_results(request: web.Request, who: Principal | None) -> w
     results = await consultations.results(consultation_id)
     if fmt == "json":
         return render(ConsultationResults.model_validate(results))
-    return web.Response(
-        body=render_results(results, fmt), headers={"Content-Type": media_type(fmt)}
-    )
+    body = await asyncio.to_thread(render_results, results, fmt)
+    return web.Response(body=body, headers={"Content-Type": media_type(fmt)})
 
 
 ENDPOINTS: list[Endpoint] = [
