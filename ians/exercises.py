@@ -247,7 +247,9 @@ class Exercises:
             policies={
                 i.id: scenario.policy_for(i, self.policies).scaled(exercise.speed) for i in timeline
             },
-            response_policy=response_policy(scenario, self.policies).scaled(exercise.speed),
+            response_policy=scenario.policy_for_type(
+                MessageType.ASSISTANCE_RESPONSE, self.policies
+            ).scaled(exercise.speed),
             scripted={
                 (i.refers_to, i.sender)
                 for i in timeline
@@ -394,21 +396,6 @@ def _timed(scenario: Scenario | str, name: str, registry: Registry | None = None
     if not isinstance(scenario, DrillScenario | ConnectivityTest):
         raise InvalidInput.at("kind", f"{name} is a {scenario.kind}, not a drill or test")
     return scenario
-
-
-def response_policy(scenario: TimedScenario, table: PolicyTable) -> AckPolicy:
-    """The policy of assistance responses that PoCs send during the scenario."""
-    probe = Inject.model_validate(
-        {
-            "id": "response",
-            "at": 0,
-            "type": "assistance_response",
-            "from": None,
-            "to": [],
-            "content": {},
-        }
-    )
-    return scenario.policy_for(probe, table)
 
 
 def progress(

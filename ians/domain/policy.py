@@ -113,7 +113,6 @@ class Step:
     kind: StepKind
 
 
-@lru_cache(maxsize=8192)  # virtual runs ask for the same plans again and again
 def chase_plan(policy: AckPolicy, sent_at: datetime, poc_count: int) -> tuple[Step, ...]:
     """Every step of chasing one country, in order, if it never acknowledges.
 
@@ -121,7 +120,18 @@ def chase_plan(policy: AckPolicy, sent_at: datetime, poc_count: int) -> tuple[St
     when the country has no further PoC. A reminder and an escalation at the same
     instant: the reminder goes first, so it reaches only the PoCs reached before.
     """
-    return tuple(Step(sent_at + offset, kind) for offset, kind in _plan(policy, poc_count))
+    key = (id(policy), sent_at, poc_count)  # hashing a pydantic model costs more than a plan
+    cached = _PLANS.get(key)
+    if cached is not None and cached[0] is policy:
+        return cached[1]
+    plan = tuple(Step(sent_at + offset, kind) for offset, kind in _plan(policy, poc_count))
+    if len(_PLANS) >= 8192:
+        _PLANS.clear()
+    _PLANS[key] = (policy, plan)  # the policy is kept, so its id is not reused meanwhile
+    return plan
+
+
+_PLANS: dict[tuple[int, datetime, int], tuple[AckPolicy, tuple[Step, ...]]] = {}
 
 
 @lru_cache(maxsize=4096)

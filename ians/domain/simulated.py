@@ -21,7 +21,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from ians.domain.contacts import Country, PointOfContact, SimulationModel
-from ians.domain.hours import OfficeHours
+from ians.domain.hours import ALWAYS, OfficeHours
 
 DEFAULT_MODEL = SimulationModel(median=timedelta(minutes=10), spread=0.8, miss=0.0)
 """For a simulated PoC whose registry entry has no model."""
@@ -58,6 +58,8 @@ def ack_time(
     delay = draw_delay(poc.simulation or DEFAULT_MODEL, seed, f"{key}|{poc.id}|ack")
     if delay is None:
         return None
+    if poc.hours is ALWAYS:
+        return reached_at + delay
     return opening(poc.hours, reached_at, country.tz) + delay
 
 

@@ -156,8 +156,15 @@ class _Timed(BaseModel):
     def policy_for(self, inject: Inject, table: PolicyTable) -> AckPolicy:
         """The policy of `inject`'s message: the server's for its type and this mode, then
         this scenario's overrides, then the inject's own."""
-        policy = table.resolve(inject.type, self.mode)
-        for override in (self.policy, inject.policy):
+        return self.policy_for_type(inject.type, table, inject.policy)
+
+    def policy_for_type(
+        self, type_: MessageType, table: PolicyTable, own: PolicyOverride | None = None
+    ) -> AckPolicy:
+        """The policy of a message of `type_` in this scenario (an inject's `own` last); the
+        policy of messages PoCs send during it, such as assistance responses."""
+        policy = table.resolve(type_, self.mode)
+        for override in (self.policy, own):
             if override is not None:
                 policy = policy.with_overrides(override.set_fields())
         return policy

@@ -46,12 +46,17 @@ class RunResult:
     chases: list[Chase]
     events: list[Event]
     ended_at: datetime
+    happenings: int  # timed happenings the loop processed (its discrete events)
 
 
 @dataclass
 class _Prepared:
+    """An inject as every run sends it: the message (the same in every run) and its routes."""
+
     inject: Inject
     policy: AckPolicy
+    message: Message
+    routes: dict[str, tuple[str, ...]]
 
 
 @dataclass
@@ -61,7 +66,6 @@ class _Run:
     heap: list[tuple[datetime, int, int, Any]] = field(default_factory=list)
     seq: int = 0
     messages: list[SentMessage] = field(default_factory=list)
-    by_inject: dict[str, Message] = field(default_factory=dict)
     chases: list[Chase] = field(default_factory=list)
     policies: list[AckPolicy] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # the draw key of each chase's message
@@ -90,33 +94,53 @@ class VirtualExercise:
         self.start = start
         self.exercise_id = exercise_id
         self.mode = scenario.mode
-        timeline = scenario.timeline(registry)
-        self._injects = [_Prepared(i, scenario.policy_for(i, policies)) for i in timeline]
-        self._response_policy = scenario.policy_for(
-            Inject.model_validate(
-                {
-                    "id": "response",
-                    "at": 0,
-                    "type": "assistance_response",
-                    "from": None,
-                    "to": [],
-                    "content": {},
-                }
-            ),
-            policies,
-        )
+        self._injects = self._prepare(scenario.timeline(registry), policies)
+        self._response_policy = scenario.policy_for_type(MessageType.ASSISTANCE_RESPONSE, policies)
         self._scripted = {  # (request inject, responding country) answered by the scenario
             (p.inject.refers_to, p.inject.sender)
             for p in self._injects
             if p.inject.type is MessageType.ASSISTANCE_RESPONSE
         }
 
+    def _prepare(self, timeline: list[Inject], policies: PolicyTable) -> list[_Prepared]:
+        """Each inject's message and routes, checked once: only its send time varies."""
+        prepared: list[_Prepared] = []
+        sent: dict[str, Message] = {}
+        for inject in timeline:
+            ids = {k: m.id for k, m in sent.items()}
+            draft = inject.draft(self.mode, self.start, ids)  # type: ignore[arg-type]
+            routes = route(draft, self.registry)
+            check_reference(draft, sent.get(inject.refers_to or ""))
+            message = self._message(draft, routes, inject.id, self.start + inject.at)
+            sent[inject.id] = message
+            prepared.append(
+                _Prepared(inject, self.scenario.policy_for(inject, policies), message, routes)
+            )
+        return prepared
+
+    def _message(
+        self, draft: AnyDraft, routes: dict[str, tuple[str, ...]], key: str, at: datetime
+    ) -> Message:
+        return Message(
+            id=message_id(draft.type, f"{self.exercise_id}-{key}"),
+            type=draft.type,
+            mode=draft.mode,
+            sender=draft.sender,
+            to=list(routes),
+            sent_at=at,
+            refers_to=draft.refers_to,
+            content=draft.content,
+            exercise_id=self.exercise_id,
+        )
+
     def run(self, seed: int | str, *, record_events: bool = True) -> RunResult:
         """One run; the same seed gives the same result."""
         run = _Run(str(seed), record_events)
         for prepared in self._injects:
             run.push(self.start + prepared.inject.at, _INJECT, prepared)
+        happenings = 0
         while run.heap:
+            happenings += 1
             at, _, kind, payload = heapq.heappop(run.heap)
             run.now = at
             if kind == _INJECT:
@@ -130,46 +154,33 @@ class VirtualExercise:
                 index, poc_id = payload
                 self._respond(run, index, poc_id, at)
         ended = completed_at(len(self._injects), run.messages, run.chases, _END_OF_TIME)
-        return RunResult(run.messages, run.chases, run.events, ended or run.now or self.start)
+        return RunResult(
+            run.messages, run.chases, run.events, ended or run.now or self.start, happenings
+        )
 
     # --- happenings -------------------------------------------------------------------
 
     def _send_inject(self, run: _Run, prepared: _Prepared, at: datetime) -> None:
-        ids = {k: m.id for k, m in run.by_inject.items()}
-        draft = prepared.inject.draft(self.mode, self.start, ids)  # type: ignore[arg-type]
-        message = self._send(
-            run, draft, at, prepared.policy, prepared.inject.id, prepared.inject.id
+        self._send(
+            run,
+            prepared.message,
+            prepared.routes,
+            prepared.policy,
+            prepared.inject.id,
+            prepared.inject.id,
         )
-        run.by_inject[prepared.inject.id] = message
 
     def _send(
         self,
         run: _Run,
-        draft: AnyDraft,
-        at: datetime,
+        message: Message,
+        routes: dict[str, tuple[str, ...]],
         policy: AckPolicy,
         inject: str | None,
         key: str,
-    ) -> Message:
-        routes = route(draft, self.registry)
-        referred = None
-        if draft.refers_to is not None:
-            referred = next(
-                (s.message for s in run.messages if s.message.id == draft.refers_to), None
-            )
-        check_reference(draft, referred)
-        message = Message(
-            id=message_id(draft.type, f"{self.exercise_id}-{key}"),
-            type=draft.type,
-            mode=draft.mode,
-            sender=draft.sender,
-            to=list(routes),
-            sent_at=at,
-            refers_to=draft.refers_to,
-            content=draft.content,
-            exercise_id=self.exercise_id,
-        )
+    ) -> None:
         run.messages.append(SentMessage(inject, message, policy))
+        at = message.sent_at
         for country, pocs in routes.items():
             index = len(run.chases)
             chase = start_chase(message.id, country, pocs, at, policy, chase_id=index + 1)
@@ -182,7 +193,6 @@ class VirtualExercise:
             self._reach(run, index, pocs[0], at)
             if chase.next_due_at is not None:
                 run.push(chase.next_due_at, _STEP, index)
-        return message
 
     def _reach(self, run: _Run, index: int, poc_id: str, at: datetime) -> None:
         chase = run.chases[index]
@@ -235,9 +245,13 @@ class VirtualExercise:
 
     def _respond(self, run: _Run, index: int, poc_id: str, at: datetime) -> None:
         chase = run.chases[index]
-        draft = simulated_response(run.chase_messages[index], chase.country, poc_id)
+        request = run.chase_messages[index]
+        draft = simulated_response(request, chase.country, poc_id)
+        routes = route(draft, self.registry)
+        check_reference(draft, request)
+        key = f"{run.keys[index]}-{chase.country}"
         self._send(
-            run, draft, at, self._response_policy, None, f"{run.keys[index]}-{chase.country}"
+            run, self._message(draft, routes, key, at), routes, self._response_policy, None, key
         )
 
 

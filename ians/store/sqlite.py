@@ -12,7 +12,6 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -203,7 +202,7 @@ class SqliteStore(Store):
         chase_ids: list[int] = await self._write(
             _add_message, (message, policy, list(chases), list(events), inject)
         )
-        return [replace(c, id=i) for c, i in zip(chases, chase_ids, strict=True)]
+        return [c._replace(id=i) for c, i in zip(chases, chase_ids, strict=True)]
 
     async def message(self, message_id: str) -> Message:
         found = await self.find_message(message_id)
@@ -584,7 +583,7 @@ def _event_row(e: Event) -> tuple[Any, ...]:
         e.country,
         e.poc,
         _opt_us(e.due_at),
-        json.dumps(e.detail) if e.detail else None,
+        json.dumps(dict(e.detail)) if e.detail else None,
     )
 
 

@@ -1,4 +1,3 @@
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from ians.domain.chase import ChaseStatus, EventKind, acknowledge, fire, start_chase
@@ -13,7 +12,7 @@ def m(minutes: float) -> datetime:
 
 
 def new(pocs: tuple[str, ...] = ("a-1", "a-2", "a-3")):  # type: ignore[no-untyped-def]
-    return replace(start_chase("ew-1", "AAA", pocs, T0, POLICY), id=1)
+    return start_chase("ew-1", "AAA", pocs, T0, POLICY)._replace(id=1)
 
 
 def kinds(events):  # type: ignore[no-untyped-def]
