@@ -55,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate contacts and scenario files")
     check.add_argument("files", nargs="+", type=Path, help="contacts and scenario files or folders")
+    check.add_argument(
+        "--contacts",
+        type=Path,
+        action="append",
+        help="the registry to check scenarios against (default: the contacts"
+        " among FILES, else contacts/)",
+    )
     check.set_defaults(run=_check)
 
     drill = commands.add_parser("drill", help="run an exercise of a scenario and write its report")
@@ -180,7 +187,7 @@ def _install_uvloop() -> None:
 def _check(args: argparse.Namespace) -> int:
     from ians.scenarios.loader import check_files
 
-    problems: list[Problem] = check_files(args.files)
+    problems: list[Problem] = check_files(args.files, contacts=args.contacts)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

@@ -74,3 +74,14 @@ def test_a_bad_settings_file_names_its_line(tmp_path: Path, text: str, where: st
     with pytest.raises(FileError) as caught:
         load_policy_table(path)
     assert str(caught.value).startswith(f"{path}{where}"), str(caught.value)
+
+
+def test_check_reads_scenarios_against_the_registry_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = tmp_path / "contacts.yaml"
+    registry.write_text(REGISTRY_YAML)
+    drill = REPO / "scenarios" / "baia-mare-cyanide.yaml"  # names BGR, not in this registry
+    assert main(["check", str(drill), "--contacts", str(registry)]) == 1
+    assert "BGR" in capsys.readouterr().err
+    assert main(["check", str(drill), "--contacts", str(REPO / "contacts")]) == 0

@@ -415,7 +415,7 @@ def test_content_times_may_be_absolute(registry: Registry) -> None:
             HEAD + IR1.replace(" refers_to: ew1,", ""),
             14,
             "injects[1].refers_to",
-            "a information must refer to an early_warning",
+            "an information must refer to an early_warning",
             id="information-without-reference",
         ),
     ],

@@ -185,7 +185,7 @@ def route(draft: AnyDraft, registry: Registry) -> dict[str, tuple[str, ...]]:
     the needed role.
     """
     if draft.sender is None and draft.type is not MessageType.TEST:
-        raise InvalidInput.at("from", f"a {draft.type} needs the sending country")
+        raise InvalidInput.at("from", f"{_a(draft.type)} needs the sending country")
     if draft.sender is not None and draft.sender not in registry:
         raise InvalidInput.at("from", f"no country {draft.sender!r} in the registry")
     role = draft.type.role
@@ -202,6 +202,11 @@ def route(draft: AnyDraft, registry: Registry) -> dict[str, tuple[str, ...]]:
             raise InvalidInput.at(f"to[{i}]", f"{code} has no {role} point of contact")
         routes[code] = pocs
     return routes
+
+
+def _a(type_: MessageType) -> str:
+    """The type with its article: `an early_warning`, `a test`."""
+    return f"{'an' if type_.value[0] in 'aeiou' else 'a'} {type_.value}"
 
 
 _MUST_REFER = {
@@ -221,14 +226,14 @@ def check_reference(draft: AnyDraft, referred: Message | None) -> None:
     needed = _MUST_REFER.get(draft.type)
     if draft.refers_to is None:
         if needed is not None:
-            raise InvalidInput.at("refers_to", f"a {draft.type} must refer to an {needed}")
+            raise InvalidInput.at("refers_to", f"{_a(draft.type)} must refer to {_a(needed)}")
         return
     if referred is None:
         raise InvalidInput.at("refers_to", f"no message {draft.refers_to!r}")
     if referred.mode is not draft.mode:
         raise InvalidInput.at("refers_to", f"refers to a message in {referred.mode} mode")
     if needed is not None and referred.type is not needed:
-        raise InvalidInput.at("refers_to", f"must name an {needed}, not an {referred.type}")
+        raise InvalidInput.at("refers_to", f"must name {_a(needed)}, not {_a(referred.type)}")
     if draft.type is MessageType.INFORMATION and referred.sender != draft.sender:
         raise InvalidInput.at("refers_to", "names an early warning sent by another country")
     if draft.type is MessageType.ASSISTANCE_RESPONSE:
