@@ -139,7 +139,7 @@ def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from ians.contacts import load_registry
-    from ians.settings import Settings, load_policy_table
+    from ians.settings import Settings
     from ians.web.app import AppConfig, create_app
 
     overrides = {
@@ -159,13 +159,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     registry = load_registry(settings.contacts)
-    config = AppConfig(
-        registry=registry,
-        db=str(settings.db),
-        admin_token=settings.admin_token.get_secret_value() if settings.admin_token else None,
-        policies=load_policy_table(settings.settings_file),
-        synchronous=settings.synchronous,
-    )
+    config = AppConfig.from_settings(settings, registry)
     _install_uvloop()
     web.run_app(
         create_app(config),
@@ -334,17 +328,10 @@ async def _run_drill(
     from ians.domain.exercise import ClockKind, ExerciseState
     from ians.exercises import ExerciseRequest
     from ians.services import AppConfig
-    from ians.settings import load_policy_table
     from ians.web.app import create_app
-    from ians.web.keys import consultations_key, exercises_key, tracker_key
+    from ians.web.keys import exercises_key, tracker_key
 
-    config = AppConfig(
-        registry=registry,
-        db=str(settings.db),
-        admin_token=settings.admin_token.get_secret_value() if settings.admin_token else None,
-        policies=load_policy_table(settings.settings_file),
-        synchronous=settings.synchronous,
-    )
+    config = AppConfig.from_settings(settings, registry)
     app = create_app(config)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -352,22 +339,17 @@ async def _run_drill(
         store = app[tracker_key].store
         clock = ClockKind.VIRTUAL if args.virtual else ClockKind.REAL
         source = args.scenario.read_text(encoding="utf-8")
-        if isinstance(scenario, ConsultationScenario):
-            exercise = await app[consultations_key].open(
-                scenario, source, clock, args.seed, args.start
+        exercise = await app[exercises_key].start(
+            ExerciseRequest(
+                scenario=scenario,
+                source=source,
+                clock=clock,
+                speed=args.speed,
+                seed=args.seed,
+                start=args.start,
+                simulate=simulate,
             )
-        else:
-            exercise = await app[exercises_key].start(
-                ExerciseRequest(
-                    scenario=scenario,
-                    source=source,
-                    clock=clock,
-                    speed=args.speed,
-                    seed=args.seed,
-                    start=args.start,
-                    simulate=simulate,
-                )
-            )
+        )
         print(f"exercise {exercise.id}: {scenario.name}", file=sys.stderr)
         if exercise.state == ExerciseState.RUNNING:
             site = web.TCPSite(runner, settings.host, settings.port)

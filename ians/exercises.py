@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from ians.consultations import Consultations
 from ians.delivery import Notice, NoticeKind
 from ians.domain.chase import Chase, ChaseStatus
 from ians.domain.contacts import PointOfContact, Registry, Role
@@ -33,7 +34,13 @@ from ians.domain.policy import AckPolicy, PolicyTable
 from ians.domain.simulated import ack_time, response_delay
 from ians.errors import Conflict, InvalidInput
 from ians.scenarios.loader import load_scenario, load_scenario_file
-from ians.scenarios.model import ConnectivityTest, DrillScenario, Inject, Scenario
+from ians.scenarios.model import (
+    ConnectivityTest,
+    ConsultationScenario,
+    DrillScenario,
+    Inject,
+    Scenario,
+)
 from ians.scenarios.virtual import VirtualExercise, simulated_response
 from ians.tracking import Tracker
 
@@ -45,7 +52,7 @@ INJECT, SIM_ACK, SIM_RESPONSE, CHECK = "inject", "sim-ack", "sim-response", "exe
 class ExerciseRequest:
     """How to run a scenario: what POST /api/exercises and `ians drill` ask for."""
 
-    scenario: TimedScenario
+    scenario: Scenario
     source: str  # the scenario as given, kept with the exercise
     clock: ClockKind = ClockKind.REAL
     speed: float = 1.0
@@ -69,8 +76,11 @@ class _Live:
 
 
 class Exercises:
-    def __init__(self, tracker: Tracker, policies: PolicyTable) -> None:
+    def __init__(
+        self, tracker: Tracker, policies: PolicyTable, consultations: Consultations
+    ) -> None:
         self.tracker = tracker
+        self.consultations = consultations
         self.store = tracker.store
         self.registry = tracker.registry
         self.clock = tracker.clock
@@ -87,21 +97,34 @@ class Exercises:
     # --- starting and stopping -----------------------------------------------------------
 
     async def start(self, request: ExerciseRequest) -> Exercise:
-        """Start (or, in virtual time, run to the end) an exercise of the scenario.
+        """Start (or, in virtual time, run to the end) an exercise of the scenario; a
+        consultation scenario opens a consultation.
 
-        Raises InvalidInput for a bad speed or simulated country.
+        Raises InvalidInput for a bad speed or simulated country, or for simulated countries
+        in virtual time or in a consultation.
         """
         if request.speed <= 0 or request.speed > 100_000:
             raise InvalidInput.at("speed", "must be above 0 and at most 100000")
         unknown = [c for c in request.simulate if c not in self.registry]
         if unknown:
             raise InvalidInput.at("simulate", f"no country {unknown[0]!r} in the registry")
+        if request.simulate and request.clock is ClockKind.VIRTUAL:
+            raise InvalidInput.at("simulate", "in virtual time every PoC is simulated already")
+        scenario = request.scenario
+        if isinstance(scenario, ConsultationScenario):
+            if request.simulate or request.speed != 1:
+                raise InvalidInput.at(
+                    "speed" if request.speed != 1 else "simulate",
+                    "a consultation runs on the real clock or in virtual time",
+                )
+            return await self.consultations.open(
+                scenario, request.source, request.clock, request.seed, request.start
+            )
         now = self.clock.now()
         start = request.start or now
         exercise_id = f"ex-{secrets.token_hex(6)}"
-        scenario = request.scenario
         if request.clock is ClockKind.VIRTUAL:
-            return await self._run_virtual(request, exercise_id, start)
+            return await self._run_virtual(scenario, request, exercise_id, start)
         exercise = Exercise(
             id=exercise_id,
             name=scenario.name,
@@ -361,9 +384,12 @@ class Exercises:
         self._forget(exercise_id)
 
     async def _run_virtual(
-        self, request: ExerciseRequest, exercise_id: str, start: datetime
+        self,
+        scenario: TimedScenario,
+        request: ExerciseRequest,
+        exercise_id: str,
+        start: datetime,
     ) -> Exercise:
-        scenario = request.scenario
         run = VirtualExercise(scenario, self.registry, self.policies, start, exercise_id).run(
             request.seed
         )

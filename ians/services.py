@@ -16,6 +16,7 @@ from ians.domain.contacts import Registry
 from ians.domain.policy import PolicyTable
 from ians.exercises import Exercises, SimulatedPocChannel
 from ians.scheduler import TimerWheel
+from ians.settings import Settings, load_policy_table
 from ians.store.sqlite import SqliteStore
 from ians.tracking import Tracker
 from ians.web.auth import Tokens
@@ -35,6 +36,18 @@ class AppConfig:
     channels: list[Channel] = field(default_factory=lambda: [InboxChannel()])
     run_timers: bool = True
     synchronous: str = "FULL"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, registry: Registry) -> AppConfig:
+        """The configuration that `settings` (variables, flags, settings file) describe."""
+        token = settings.admin_token
+        return cls(
+            registry=registry,
+            db=str(settings.db),
+            admin_token=token.get_secret_value() if token is not None else None,
+            policies=load_policy_table(settings.settings_file),
+            synchronous=settings.synchronous,
+        )
 
 
 @dataclass
@@ -60,8 +73,8 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
         generated = await tokens.load(config.admin_token)
         if generated is not None:
             print(f"IANS admin token (shown once, stored hashed): {generated}", flush=True)
-        exercises = Exercises(tracker, config.policies)
         consultations = Consultations(store, dispatcher, timers, config.registry, config.clock)
+        exercises = Exercises(tracker, config.policies, consultations)
         dispatcher.add_channel(SimulatedPocChannel(exercises))
         armed = await tracker.recover()
         running = await exercises.recover() + await consultations.recover()

@@ -24,7 +24,6 @@ from ians.reports.render import FORMATS, media_type
 from ians.reports.render import render as render_report
 from ians.reports.results import render_results
 from ians.scenarios.loader import load_scenario
-from ians.scenarios.model import ConsultationScenario
 from ians.web.auth import Principal
 from ians.web.http import read_body, render
 from ians.web.keys import consultations_key, exercises_key, registry_key, tokens_key, tracker_key
@@ -151,19 +150,7 @@ async def start_exercise(request: web.Request, who: Principal | None) -> web.Res
     registry = request.app[registry_key]
     scenario = load_scenario(body.scenario, registry, name="scenario")
     source = body.scenario if isinstance(body.scenario, str) else json.dumps(body.scenario)
-    if isinstance(scenario, ConsultationScenario):
-        if body.simulate or body.speed != 1:
-            raise InvalidInput.at(
-                "speed" if body.speed != 1 else "simulate",
-                "a consultation runs on the real clock, or in virtual time",
-            )
-        opened = await request.app[consultations_key].open(
-            scenario, source, ClockKind(body.clock), body.seed, body.start
-        )
-        return render(await _exercise_view(request, opened.id), status=201)
     simulate = list(registry.countries) if body.simulate == "all" else body.simulate
-    if simulate and body.clock == "virtual":
-        raise InvalidInput.at("simulate", "in virtual time every PoC is simulated already")
     exercise = await request.app[exercises_key].start(
         ExerciseRequest(
             scenario=scenario,
