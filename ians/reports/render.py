@@ -9,12 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from html import escape
 from typing import TYPE_CHECKING
 
 from ians.domain.chase import EventKind
@@ -23,9 +19,20 @@ from ians.domain.exercise import settled_at
 from ians.errors import InvalidInput
 from ians.reports.facts import ExerciseFacts
 from ians.reports.model import AckSeconds, RecipientRow, Report
+from ians.reports.page import (
+    Figure_,
+    Table,
+    chart_style,
+    html_document,
+    html_figures,
+    html_table,
+    markdown,
+    new_figure,
+    note,
+    svg,
+)
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 FORMATS = ("json", "csv", "md", "html")
@@ -88,16 +95,6 @@ def _cell(value: object) -> str:
 # --- for people: the same tables in markdown and html -------------------------------
 
 
-@dataclass(frozen=True)
-class _Table:
-    title: str
-    headers: tuple[str, ...]
-    rows: list[tuple[str, ...]]
-    more: int = 0  # rows left out
-    empty: str = "None."
-    numeric: frozenset[int] = field(default_factory=frozenset)  # right-aligned columns
-
-
 def _when(at: datetime | None) -> str:
     return "—" if at is None else at.strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -121,9 +118,9 @@ def _facts(report: Report) -> list[tuple[str, str]]:
     ]
 
 
-def _summary(report: Report) -> _Table:
+def _summary(report: Report) -> Table:
     s = report.summary
-    return _Table(
+    return Table(
         "Summary",
         ("Figure", "Value"),
         [
@@ -143,8 +140,8 @@ def _spans(a: AckSeconds) -> tuple[str, str, str]:
     return _span(a.median), _span(a.p90), _span(a.max)
 
 
-def _countries(report: Report) -> _Table:
-    return _Table(
+def _countries(report: Report) -> Table:
+    return Table(
         "By country",
         ("Country", "Recipients", "Acknowledged", "Within target", "Median", "P90", "Max"),
         [
@@ -161,15 +158,15 @@ def _countries(report: Report) -> _Table:
     )
 
 
-def _listed(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> _Table:
-    return _Table(title, headers, rows[:_LISTED], more=max(0, len(rows) - _LISTED))
+def _listed(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> Table:
+    return Table(title, headers, rows[:_LISTED], more=max(0, len(rows) - _LISTED))
 
 
 def _inject(row: RecipientRow) -> str:
     return row.inject or "—"
 
 
-def _people_tables(report: Report) -> list[_Table]:
+def _people_tables(report: Report) -> list[Table]:
     rows = report.recipients
     never = [r for r in rows if r.ack_seconds is None]
     acked = sorted(
@@ -245,69 +242,9 @@ def _people_tables(report: Report) -> list[_Table]:
     return tables
 
 
-def _md_cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
-
-
 def _markdown(report: Report) -> str:
-    lines = [f"# Acknowledgement report: {_md_cell(report.exercise.name)}", ""]
-    lines += [f"- **{k}:** {_md_cell(v)}" for k, v in _facts(report)]
-    for table in _people_tables(report):
-        lines += ["", f"## {table.title}", ""]
-        if not table.rows:
-            lines.append(table.empty)
-            continue
-        lines.append("| " + " | ".join(table.headers) + " |")
-        lines.append(
-            "|"
-            + "|".join("---:" if i in table.numeric else "---" for i in range(len(table.headers)))
-            + "|"
-        )
-        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
-        if table.more:
-            lines += ["", f"…and {table.more} more."]
-    return "\n".join(lines) + "\n"
-
-
-_CSS = """
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
-color:#1b1b1b;margin:0;background:#fff}
-main{max-width:1100px;margin:0 auto;padding:1.5rem}
-h1{font-size:1.6rem;margin:0 0 .75rem}h2{font-size:1.2rem;margin:2rem 0 .5rem}
-dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0}
-dl.facts dt{font-weight:600}dl.facts dd{margin:0}
-table{border-collapse:collapse;margin:.25rem 0 1rem;font-size:.9rem}
-th,td{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left;vertical-align:top}
-thead th{background:#f3f4f6}tbody th{font-weight:normal}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-figure{margin:1.5rem 0}figure svg{max-width:100%;height:auto}
-figcaption{font-size:.9rem;color:#444}
-details summary{cursor:pointer;font-weight:600;margin:1.5rem 0 .5rem}
-.more{color:#555;font-size:.9rem}
-"""
-
-
-def _html_table(table: _Table, heading: str = "h2") -> str:
-    parts = [f"<section><{heading}>{escape(table.title)}</{heading}>"]
-    if not table.rows:
-        return "".join([*parts, f"<p>{escape(table.empty)}</p></section>"])
-
-    def cls(i: int) -> str:
-        return ' class="num"' if i in table.numeric else ""
-
-    head = "".join(f'<th scope="col"{cls(i)}>{escape(h)}</th>' for i, h in enumerate(table.headers))
-
-    def cell(i: int, text: str) -> str:  # the first column names the row
-        tag = 'th scope="row"' if i == 0 else "td"
-        return f"<{tag}{cls(i)}>{escape(text)}</{tag.split()[0]}>"
-
-    body = "".join(
-        "<tr>" + "".join(cell(i, c) for i, c in enumerate(row)) + "</tr>" for row in table.rows
-    )
-    parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-    if table.more:
-        parts.append(f'<p class="more">…and {table.more} more.</p>')
-    return "".join([*parts, "</section>"])
+    title = f"Acknowledgement report: {report.exercise.name}"
+    return markdown(title, _facts(report), _people_tables(report))
 
 
 def _all_recipients(report: Report) -> str:
@@ -319,32 +256,20 @@ def _all_recipients(report: Report) -> str:
     numeric = frozenset(
         i for i, h in enumerate(headers) if h.endswith(("seconds", "reminders", "escalations"))
     )
-    table = _Table(f"All recipients ({len(rows)})", headers, rows, numeric=numeric)
-    inner = _html_table(table, heading="h3").removeprefix("<section>").removesuffix("</section>")
+    table = Table(f"All recipients ({len(rows)})", headers, rows, numeric=numeric)
+    inner = html_table(table, heading="h3").removeprefix("<section>").removesuffix("</section>")
     return f"<details><summary>All recipients ({len(rows)})</summary>{inner}</details>"
 
 
-def _html(report: Report, figures: Sequence[tuple[str, str, str]]) -> str:
-    """`figures` are (id, caption, inline svg)."""
-    title = f"Acknowledgement report: {report.exercise.name}"
-    facts = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in _facts(report))
+def _html(report: Report, figures: Sequence[Figure_]) -> str:
     tables = _people_tables(report)
-    figs = "".join(
-        f'<figure aria-labelledby="{fid}-caption">{svg}'
-        f'<figcaption id="{fid}-caption">{escape(caption)}</figcaption></figure>'
-        for fid, caption, svg in figures
-    )
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head>"
-        f'<body><main><h1>{escape(title)}</h1><dl class="facts">{facts}</dl>'
-        + "".join(_html_table(t) for t in tables[:2])
-        + f"<section><h2>Charts</h2>{figs}</section>"
-        + "".join(_html_table(t) for t in tables[2:])
+    body = (
+        "".join(html_table(t) for t in tables[:2])
+        + html_figures(figures)
+        + "".join(html_table(t) for t in tables[2:])
         + _all_recipients(report)
-        + "</main></body></html>\n"
     )
+    return html_document(f"Acknowledgement report: {report.exercise.name}", _facts(report), body)
 
 
 # --- charts (html only); matplotlib is imported on first use, it is slow to import ------
@@ -372,76 +297,15 @@ _CAPTIONS = {
 }
 
 
-_CHARTS_LOCK = threading.Lock()  # rc_context changes matplotlib's global settings
-
-
-def _charts(report: Report, facts: ExerciseFacts) -> list[tuple[str, str, str]]:
-    """(id, caption, inline svg) of the three html charts; each copes with no data.
-
-    Safe to call from several threads at once (they take turns).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display; the figures are drawn straight to SVG
-    with (
-        _CHARTS_LOCK,
-        matplotlib.rc_context(
-            {
-                "svg.fonttype": "none",  # text stays text: no font files, searchable, small
-                "text.parse_math": False,  # a `$` in a label is a dollar, not mathtext
-                "font.size": 9,
-                "axes.spines.top": False,
-                "axes.spines.right": False,
-            }
-        ),
-    ):
+def _charts(report: Report, facts: ExerciseFacts) -> list[Figure_]:
+    """The three html charts; each copes with no data. Safe from several threads at once."""
+    with chart_style():
         figures = {
             "ack-times": _ack_time_chart(report),
             "by-country": _country_chart(report),
             "timeline": _timeline_chart(facts),
         }
-        return [_svg(key, _CAPTIONS[key], fig) for key, fig in figures.items()]
-
-
-_NO_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}  # no <metadata>
-
-
-def _svg(key: str, caption: str, fig: Figure) -> tuple[str, str, str]:
-    """The figure as inline SVG whose ids are prefixed with `key`, unique in the page."""
-    import matplotlib
-
-    out = io.StringIO()
-    # a fixed salt for the ids matplotlib derives: the same report gives the same bytes
-    with matplotlib.rc_context({"svg.hashsalt": key}):
-        fig.savefig(out, format="svg", metadata=_NO_METADATA)
-    text = out.getvalue()
-    text = text[text.index("<svg") :]
-    text = re.sub(r'\bid="', f'id="{key}-', text)
-    text = text.replace("url(#", f"url(#{key}-").replace('href="#', f'href="#{key}-')
-    text = text.replace("<svg ", f'<svg role="img" aria-label="{escape(caption)}" ', 1)
-    return key, caption, text
-
-
-def _new_figure(height: float, left: float = 0.75, right: float = 0.25) -> tuple[Figure, Axes]:
-    """An 8-inch-wide figure whose axes leave these margins (inches) for labels and legend.
-
-    Fixed margins, not a layout engine: the labels are known (3-letter codes, short
-    captions), and a layout engine would double the time to draw a large report.
-    """
-    from matplotlib.figure import Figure
-
-    width = 8.0
-    fig = Figure(figsize=(width, height))
-    fig.subplots_adjust(
-        left=left / width, right=1 - right / width, bottom=0.6 / height, top=1 - 0.35 / height
-    )
-    return fig, fig.add_subplot()
-
-
-def _note(ax: Axes, text: str) -> None:
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="#555555")
-    ax.set_xticks([])
-    ax.set_yticks([])
+        return [svg(key, _CAPTIONS[key], fig) for key, fig in figures.items()]
 
 
 def _unit(seconds: float) -> tuple[float, str]:
@@ -455,11 +319,11 @@ def _unit(seconds: float) -> tuple[float, str]:
 def _ack_time_chart(report: Report) -> Figure:
     from matplotlib.ticker import PercentFormatter
 
-    fig, ax = _new_figure(3.6)
+    fig, ax = new_figure(3.6)
     ax.set_title("Acknowledgement times", loc="left")
     rows = report.recipients
     if not rows:
-        _note(ax, "No recipients")
+        note(ax, "No recipients")
         return fig
     values = sorted(r.ack_seconds for r in rows if r.ack_seconds is not None)
     targets: dict[float, list[str]] = {}
@@ -505,10 +369,10 @@ def _country_chart(report: Report) -> Figure:
     from matplotlib.ticker import MaxNLocator
 
     countries = report.by_country
-    fig, ax = _new_figure(max(2.4, 1.0 + 0.3 * len(countries)), left=0.55, right=2.0)
+    fig, ax = new_figure(max(2.4, 1.0 + 0.3 * len(countries)), left=0.55, right=2.0)
     ax.set_title("Results per country", loc="left")
     if not countries:
-        _note(ax, "No recipients")
+        note(ax, "No recipients")
         return fig
     parts = (
         [c.within_target for c in countries],
@@ -536,10 +400,10 @@ def _timeline_chart(facts: ExerciseFacts) -> Figure:
     exercise = facts.exercise
     countries = sorted({c.country for c in facts.chases})
     row = {country: i for i, country in enumerate(countries)}
-    fig, ax = _new_figure(max(2.4, 1.1 + 0.35 * len(countries)), left=0.55, right=1.7)
+    fig, ax = new_figure(max(2.4, 1.1 + 0.35 * len(countries)), left=0.55, right=1.7)
     ax.set_title("Timeline", loc="left")
     if not countries:
-        _note(ax, "No messages sent")
+        note(ax, "No messages sent")
         return fig
 
     origin = float(date2num(exercise.started_at))  # type: ignore[no-untyped-call]

@@ -1,0 +1,185 @@
+"""Pages for people, shared by the exercise report and the consultation results.
+
+Tables render the same in Markdown and HTML; an HTML page is one self-contained file
+(inline CSS, charts inline as SVG drawn by matplotlib, no external assets).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from html import escape
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+Figure_ = tuple[str, str, str]
+"""A chart ready for a page: (id, caption, inline svg)."""
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    headers: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+    more: int = 0  # rows left out
+    empty: str = "None."
+    numeric: frozenset[int] = field(default_factory=frozenset)  # right-aligned columns
+
+
+def md_cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+CSS = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
+color:#1b1b1b;margin:0;background:#fff}
+main{max-width:1100px;margin:0 auto;padding:1.5rem}
+h1{font-size:1.6rem;margin:0 0 .75rem}h2{font-size:1.2rem;margin:2rem 0 .5rem}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0}
+dl.facts dt{font-weight:600}dl.facts dd{margin:0}
+table{border-collapse:collapse;margin:.25rem 0 1rem;font-size:.9rem}
+th,td{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left;vertical-align:top}
+thead th{background:#f3f4f6}tbody th{font-weight:normal}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:1.5rem 0}figure svg{max-width:100%;height:auto}
+figcaption{font-size:.9rem;color:#444}
+details summary{cursor:pointer;font-weight:600;margin:1.5rem 0 .5rem}
+.more{color:#555;font-size:.9rem}
+"""
+
+
+def html_table(table: Table, heading: str = "h2") -> str:
+    parts = [f"<section><{heading}>{escape(table.title)}</{heading}>"]
+    if not table.rows:
+        return "".join([*parts, f"<p>{escape(table.empty)}</p></section>"])
+
+    def cls(i: int) -> str:
+        return ' class="num"' if i in table.numeric else ""
+
+    head = "".join(f'<th scope="col"{cls(i)}>{escape(h)}</th>' for i, h in enumerate(table.headers))
+
+    def cell(i: int, text: str) -> str:  # the first column names the row
+        tag = 'th scope="row"' if i == 0 else "td"
+        return f"<{tag}{cls(i)}>{escape(text)}</{tag.split()[0]}>"
+
+    body = "".join(
+        "<tr>" + "".join(cell(i, c) for i, c in enumerate(row)) + "</tr>" for row in table.rows
+    )
+    parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    if table.more:
+        parts.append(f'<p class="more">…and {table.more} more.</p>')
+    return "".join([*parts, "</section>"])
+
+
+_CHARTS_LOCK = threading.Lock()  # rc_context changes matplotlib's global settings
+
+
+_NO_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}  # no <metadata>
+
+
+def svg(key: str, caption: str, fig: Figure) -> tuple[str, str, str]:
+    """The figure as inline SVG whose ids are prefixed with `key`, unique in the page."""
+    import matplotlib
+
+    out = io.StringIO()
+    # a fixed salt for the ids matplotlib derives: the same report gives the same bytes
+    with matplotlib.rc_context({"svg.hashsalt": key}):
+        fig.savefig(out, format="svg", metadata=_NO_METADATA)
+    text = out.getvalue()
+    text = text[text.index("<svg") :]
+    text = re.sub(r'\bid="', f'id="{key}-', text)
+    text = text.replace("url(#", f"url(#{key}-").replace('href="#', f'href="#{key}-')
+    text = text.replace("<svg ", f'<svg role="img" aria-label="{escape(caption)}" ', 1)
+    return key, caption, text
+
+
+def new_figure(height: float, left: float = 0.75, right: float = 0.25) -> tuple[Figure, Axes]:
+    """An 8-inch-wide figure whose axes leave these margins (inches) for labels and legend.
+
+    Fixed margins, not a layout engine: the labels are known (3-letter codes, short
+    captions), and a layout engine would double the time to draw a large report.
+    """
+    from matplotlib.figure import Figure
+
+    width = 8.0
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(
+        left=left / width, right=1 - right / width, bottom=0.6 / height, top=1 - 0.35 / height
+    )
+    return fig, fig.add_subplot()
+
+
+def note(ax: Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="#555555")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def markdown(title: str, facts: Sequence[tuple[str, str]], tables: Sequence[Table]) -> str:
+    """A Markdown document: a title, a list of facts, then each table under its heading."""
+    lines = [f"# {md_cell(title)}", ""]
+    lines += [f"- **{k}:** {md_cell(v)}" for k, v in facts]
+    for table in tables:
+        lines += ["", f"## {md_cell(table.title)}", ""]
+        if not table.rows:
+            lines.append(table.empty)
+            continue
+        lines.append("| " + " | ".join(table.headers) + " |")
+        align = ("---:" if i in table.numeric else "---" for i in range(len(table.headers)))
+        lines.append("|" + "|".join(align) + "|")
+        lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in table.rows]
+        if table.more:
+            lines += ["", f"…and {table.more} more."]
+    return "\n".join(lines) + "\n"
+
+
+def html_figures(figures: Sequence[Figure_]) -> str:
+    """A "Charts" section holding each figure with its caption."""
+    figs = "".join(
+        f'<figure aria-labelledby="{fid}-caption">{svg_text}'
+        f'<figcaption id="{fid}-caption">{escape(caption)}</figcaption></figure>'
+        for fid, caption, svg_text in figures
+    )
+    return f"<section><h2>Charts</h2>{figs}</section>"
+
+
+def html_document(title: str, facts: Sequence[tuple[str, str]], body: str) -> str:
+    """A self-contained HTML page: the title, the facts, then `body` (HTML, escaped by the
+    caller)."""
+    listed = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head>"
+        f'<body><main><h1>{escape(title)}</h1><dl class="facts">{listed}</dl>'
+        f"{body}</main></body></html>\n"
+    )
+
+
+@contextmanager
+def chart_style() -> Iterator[None]:
+    """Draw charts inside this: headless, text kept as text, one thread at a time
+    (matplotlib's settings are global)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display; the figures are drawn straight to SVG
+    with (
+        _CHARTS_LOCK,
+        matplotlib.rc_context(
+            {
+                "svg.fonttype": "none",  # text stays text: no font files, searchable, small
+                "text.parse_math": False,  # a `$` in a label is a dollar, not mathtext
+                "font.size": 9,
+                "axes.spines.top": False,
+                "axes.spines.right": False,
+            }
+        ),
+    ):
+        yield
