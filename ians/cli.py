@@ -413,7 +413,7 @@ async def _follow(
                     bar.n = len(await store.responses(exercise_id))
                 else:
                     facts = await store.exercise_facts(exercise_id)
-                    done = progress(facts.messages, facts.chases, total)
+                    done = progress(facts.messages, facts.chases)
                     bar.n = done["injects_sent"]
                     bar.set_postfix(
                         acknowledged=done["acknowledged"],

@@ -13,6 +13,7 @@ keyed, so they come out the same).
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,7 +33,7 @@ from ians.domain.exercise import (
 from ians.domain.messages import Message, MessageType
 from ians.domain.policy import AckPolicy, PolicyTable
 from ians.domain.simulated import ack_time, response_delay
-from ians.errors import Conflict, InvalidInput
+from ians.errors import Conflict, IansError, InvalidInput
 from ians.scenarios.loader import load_scenario, load_scenario_file
 from ians.scenarios.model import (
     ConnectivityTest,
@@ -43,6 +44,8 @@ from ians.scenarios.model import (
 )
 from ians.scenarios.virtual import VirtualExercise, simulated_response
 from ians.tracking import Tracker
+
+log = logging.getLogger(__name__)
 
 TimedScenario = DrillScenario | ConnectivityTest
 INJECT, SIM_ACK, SIM_RESPONSE, CHECK = "inject", "sim-ack", "sim-response", "exercise-check"
@@ -166,7 +169,19 @@ class Exercises:
         for exercise in running:
             if exercise.clock != ClockKind.REAL:
                 continue  # a virtual run is complete when it is stored
-            live = self._prepare(exercise, _timed(exercise.scenario, exercise.id, self.registry))
+            try:
+                scenario = _timed(exercise.scenario, exercise.id, self.registry)
+            except IansError as exc:  # the registry changed under it: it cannot go on
+                log.error(
+                    "exercise %s stopped: its scenario no longer fits the registry: %s",
+                    exercise.id,
+                    exc.message,
+                )
+                await self.store.end_exercise(
+                    exercise.id, ExerciseState.STOPPED, exercise.scenario_time(self.clock.now())
+                )
+                continue
+            live = self._prepare(exercise, scenario)
             facts = await self.store.exercise_facts(exercise.id)
             for sent in facts.messages:
                 self._remember(live, sent.message, sent.inject)
@@ -180,12 +195,16 @@ class Exercises:
             await self._check(exercise.id)
         return len(running)
 
-    def timeline_of(self, exercise: Exercise) -> list[Inject]:
-        """The injects of an exercise's scenario."""
+    def inject_count(self, exercise: Exercise, sent: int) -> int:
+        """How many injects an exercise's scenario has (`sent` if it no longer loads)."""
         live = self._live.get(exercise.id)
         if live is not None:
-            return list(live.injects.values())
-        return _timed(exercise.scenario, exercise.id, self.registry).timeline(self.registry)
+            return len(live.injects)
+        try:
+            scenario = _timed(exercise.scenario, exercise.id, self.registry)
+        except IansError:  # the registry changed since: what was sent is all there is
+            return sent
+        return len(scenario.timeline(self.registry))
 
     # --- timers -------------------------------------------------------------------------
 
@@ -424,15 +443,12 @@ def _timed(scenario: Scenario | str, name: str, registry: Registry | None = None
     return scenario
 
 
-def progress(
-    facts_messages: list[SentMessage], chases: list[Chase], injects: int
-) -> dict[str, int]:
+def progress(facts_messages: list[SentMessage], chases: list[Chase]) -> dict[str, int]:
     """How far an exercise has got: injects sent and recipient countries by state."""
     states = {s.value: 0 for s in ChaseStatus}
     for chase in chases:
         states[chase.status.value] += 1
     return {
-        "injects": injects,
         "injects_sent": len({m.inject for m in facts_messages if m.inject}),
         "messages": len(facts_messages),
         "recipients": len(chases),

@@ -18,8 +18,8 @@ from ians.exercises import Exercises, SimulatedPocChannel
 from ians.scheduler import TimerWheel
 from ians.settings import Settings, load_policy_table
 from ians.store.sqlite import SqliteStore
+from ians.tokens import Tokens
 from ians.tracking import Tracker
-from ians.web.auth import Tokens
 
 log = logging.getLogger(__name__)
 

@@ -385,3 +385,14 @@ async def test_the_report_comes_in_every_format(make_api: AppFactory, exact: Reg
     assert pages["csv"].splitlines()[0].startswith("inject,message_id,type,country")
     assert "Danube ammonia release" in pages["md"] and "<svg" in pages["html"]
     await api.json("GET", f"/api/exercises/{created['id']}/report?format=pdf", status=422)
+
+
+async def test_an_exercise_that_no_longer_fits_the_registry_is_stopped_at_start(
+    make_api: AppFactory, exact: Registry, registry: Registry
+) -> None:
+    api = await make_api(registry=exact)
+    created = await api.json("POST", "/api/exercises", json={"scenario": DRILL}, status=201)
+    await api.client.close()
+    api = await make_api(registry=registry)  # the test registry has no AUT
+    status = await api.json("GET", f"/api/exercises/{created['id']}")
+    assert status["state"] == "stopped"

@@ -5,8 +5,8 @@ from aiohttp import web
 from ians.consultations import Consultations
 from ians.domain.contacts import Registry
 from ians.exercises import Exercises
+from ians.tokens import Tokens
 from ians.tracking import Tracker
-from ians.web.auth import Tokens
 
 registry_key = web.AppKey("registry", Registry)
 tracker_key = web.AppKey("tracker", Tracker)

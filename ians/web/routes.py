@@ -24,7 +24,7 @@ from ians.reports.render import FORMATS, media_type
 from ians.reports.render import render as render_report
 from ians.reports.results import render_results
 from ians.scenarios.loader import load_scenario
-from ians.web.auth import Principal
+from ians.tokens import Principal
 from ians.web.http import read_body, render
 from ians.web.keys import consultations_key, exercises_key, registry_key, tokens_key, tracker_key
 from ians.web.views import (
@@ -199,8 +199,8 @@ async def _exercise_view(request: web.Request, exercise_id: str) -> ExerciseView
         report = f"/api/consultations/{e.id}/results?format=json"
     else:
         facts = await store.exercise_facts(exercise_id)
-        injects = len(request.app[exercises_key].timeline_of(e))
-        done = progress(facts.messages, facts.chases, injects)
+        done = progress(facts.messages, facts.chases)
+        done["injects"] = request.app[exercises_key].inject_count(e, done["injects_sent"])
         report = f"/api/exercises/{e.id}/report?format=json"
     return ExerciseView(
         id=e.id,
