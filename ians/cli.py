@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default 8080)")
     _common(serve)
     serve.add_argument("--settings", type=Path, help="settings file (YAML): policies")
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request (costs about as much as an acknowledgement)",
+    )
     serve.set_defaults(run=_serve)
 
     check = commands.add_parser("check", help="validate contacts and scenario files")
@@ -166,6 +171,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         print=lambda text: print(text, flush=True),
+        access_log=logging.getLogger("aiohttp.access") if args.access_log else None,
     )
     return 0
 

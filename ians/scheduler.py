@@ -63,10 +63,15 @@ class TimerWheel:
             self._schedule_wake()
 
     def arm_many(self, timers: Iterable[tuple[datetime, TimerKey]]) -> None:
-        for due, key in timers:
+        new = list(timers)
+        for due, key in new:
             self._armed[key] = due
-            self._heap.append((due, key))
-        heapq.heapify(self._heap)
+        if len(new) * 8 < len(self._heap):  # a few into many: pushes beat a full heapify
+            for entry in new:
+                heapq.heappush(self._heap, entry)
+        else:
+            self._heap += new
+            heapq.heapify(self._heap)
         self._schedule_wake()
 
     def disarm(self, key: TimerKey) -> None:
@@ -121,7 +126,7 @@ class TimerWheel:
             replace_existing=True,
             misfire_grace_time=None,
             coalesce=True,
-            max_instances=1,
+            max_instances=1_000_000,  # never skip: a skipped run (DateTrigger) is a lost wake
         )
 
     async def _wake(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -78,6 +79,10 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
         dispatcher.add_channel(SimulatedPocChannel(exercises))
         armed = await tracker.recover()
         running = await exercises.recover() + await consultations.recover()
+        # the registry's models and the armed timers live as long as the server: keep the
+        # collector from walking them again and again (full collections took seconds)
+        gc.collect()
+        gc.freeze()
         timers.start(AsyncIOScheduler(timezone="UTC") if config.run_timers else None)
         log.info(
             "IANS ready: %d countries, %d timers armed, %d exercises running",

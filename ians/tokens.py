@@ -58,7 +58,8 @@ class Tokens:
         self._registry = registry
         self._clock = clock
         self._admin_hash = ""
-        self._pocs: dict[str, str] = {}
+        self._pocs: dict[str, str] = {}  # token hash → PoC id
+        self._hash_of: dict[str, str] = {}  # PoC id → its token's hash
 
     async def load(self, admin_token: str | None) -> str | None:
         """Load the stored hashes; set the admin token from `admin_token`, or make one.
@@ -78,6 +79,7 @@ class Tokens:
                 await self._store.set_admin_token_hash(stored)
             self._admin_hash = stored
         self._pocs = await self._store.poc_token_hashes()
+        self._hash_of = {poc: hashed for hashed, poc in self._pocs.items()}
         return generated
 
     async def issue(self, poc_id: str) -> str:
@@ -89,8 +91,11 @@ class Tokens:
         token = new_token()
         hashed = token_hash(token)
         await self._store.set_poc_token_hash(poc_id, hashed, self._clock.now())
-        self._pocs = {h: p for h, p in self._pocs.items() if p != poc_id}
+        old = self._hash_of.get(poc_id)
+        if old is not None:
+            self._pocs.pop(old, None)
         self._pocs[hashed] = poc_id
+        self._hash_of[poc_id] = hashed
         return token
 
     def authenticate(self, authorization: str | None) -> Principal:

@@ -85,7 +85,8 @@ class Tracker:
             exercise_id=exercise_id,
         )
         chases = [start_chase(message.id, c, pocs, now, policy) for c, pocs in routes.items()]
-        events = [Event(now, EventKind.SENT, message.id, c.country, c.pocs[0]) for c in chases]
+        # one `sent` event for the message; each recipient's chase row holds its own start
+        events = [Event(now, EventKind.SENT, message.id, detail={"recipients": len(chases)})]
         chases = await self.store.add_message(message, policy, chases, events, inject)
         self.timers.arm_many(
             (c.next_due_at, (CHASE, c.id)) for c in chases if c.next_due_at and c.id

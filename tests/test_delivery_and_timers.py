@@ -101,3 +101,35 @@ async def test_a_rearmed_timer_fires_only_at_its_new_time(clock: ManualClock) ->
     clock.advance(timedelta(minutes=3))
     assert await wheel.run_due() == 1
     assert seen == [[7]]
+
+
+async def test_a_timer_falling_due_while_the_handler_runs_is_not_lost(
+    clock: ManualClock,
+) -> None:
+    """APScheduler skips a job run while the previous run goes on (max_instances) and drops
+    a skipped one-off job: a wake for a timer armed during a run must still happen."""
+    from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_SUBMITTED
+
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    wheel = TimerWheel(clock)
+    fired: asyncio.Queue[list[int]] = asyncio.Queue()
+    next_wake_tried = asyncio.Event()
+    scheduler.add_listener(
+        lambda _: next_wake_tried.set(), EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES
+    )
+
+    async def on_due(ids: list[int], now: datetime) -> None:
+        await fired.put(ids)
+        if ids == [1]:  # while this run goes on, timer 2 falls due
+            next_wake_tried.clear()
+            wheel.arm(("t", 2), clock.now())
+            await asyncio.wait_for(next_wake_tried.wait(), 5)
+
+    wheel.handle("t", on_due)
+    wheel.start(scheduler)
+    try:
+        wheel.arm(("t", 1), clock.now())
+        assert await asyncio.wait_for(fired.get(), 5) == [1]
+        assert await asyncio.wait_for(fired.get(), 5) == [2]
+    finally:
+        wheel.shutdown()

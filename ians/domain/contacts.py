@@ -189,6 +189,17 @@ class Registry:
                 if poc.id in self.pocs:
                     raise ValueError(f"point of contact id {poc.id!r} is in the registry twice")
                 self.pocs[poc.id] = poc
+        self._orders: dict[tuple[str, Role], tuple[str, ...]] = {}
+
+    def escalation_ids(self, code: str, role: Role) -> tuple[str, ...]:
+        """The ids of `code`'s PoCs holding `role`, in escalation order (cached: the
+        registry does not change). Raises NotFound for an unknown country."""
+        key = (code, role)
+        ids = self._orders.get(key)
+        if ids is None:
+            order = self.country(code).escalation_order(role)
+            ids = self._orders[key] = tuple(p.id for p in order)
+        return ids
 
     def country(self, code: str) -> Country:
         """The country with ISO alpha-3 `code`. Raises NotFound if there is none."""

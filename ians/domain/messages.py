@@ -197,7 +197,7 @@ def route(draft: AnyDraft, registry: Registry) -> dict[str, tuple[str, ...]]:
             raise InvalidInput.at(f"to[{i}]", "a country does not notify itself")
         if code in routes:
             raise InvalidInput.at(f"to[{i}]", f"{code} is listed twice")
-        pocs = tuple(p.id for p in registry.country(code).escalation_order(role))
+        pocs = registry.escalation_ids(code, role)
         if not pocs:
             raise InvalidInput.at(f"to[{i}]", f"{code} has no {role} point of contact")
         routes[code] = pocs

@@ -422,8 +422,8 @@ def _timeline_chart(facts: ExerciseFacts) -> Figure:
     points: dict[EventKind, tuple[list[float], list[float]]] = {k: ([], []) for k in _MARKS}
     seen: set[tuple[object, ...]] = set()
     for e in facts.events:
-        if e.kind not in _MARKS or e.country not in row:
-            continue
+        if e.kind not in _MARKS or e.kind is EventKind.SENT or e.country not in row:
+            continue  # `sent` is one event per message: each chase marks its own start
         # one mark per reminder step (not per PoC reminded), per PoC reached, per country ack
         key: tuple[object, ...] = (e.kind, e.message_id, e.country)
         if e.kind is not EventKind.ACKNOWLEDGED:
@@ -433,6 +433,10 @@ def _timeline_chart(facts: ExerciseFacts) -> Figure:
             points[e.kind][0].append(x(exercise.scenario_time(e.at)))
             points[e.kind][1].append(y(e.message_id, e.country))
 
+    for c in facts.chases:
+        if c.country in row:
+            points[EventKind.SENT][0].append(x(exercise.scenario_time(c.sent_at)))
+            points[EventKind.SENT][1].append(y(c.message_id, c.country))
     xs = [v for px, _ in points.values() for v in px] + [x(exercise.started_at)]
     horizon = x(exercise.ended_at) if exercise.ended_at else max(xs)
     segments = []

@@ -181,6 +181,10 @@ class VirtualExercise:
     ) -> None:
         run.messages.append(SentMessage(inject, message, policy))
         at = message.sent_at
+        if run.record:
+            run.events.append(
+                Event(at, EventKind.SENT, message.id, detail={"recipients": len(routes)})
+            )
         for country, pocs in routes.items():
             index = len(run.chases)
             chase = start_chase(message.id, country, pocs, at, policy, chase_id=index + 1)
@@ -188,8 +192,6 @@ class VirtualExercise:
             run.policies.append(policy)
             run.keys.append(key)
             run.chase_messages.append(message)
-            if run.record:
-                run.events.append(Event(at, EventKind.SENT, message.id, country, pocs[0]))
             self._reach(run, index, pocs[0], at)
             if chase.next_due_at is not None:
                 run.push(chase.next_due_at, _STEP, index)

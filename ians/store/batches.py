@@ -92,10 +92,12 @@ async def acknowledge(
     for chunk in chunks(keys):
         values = ", ".join("(?, ?)" for _ in chunk)
         cursor = await conn.execute(
-            f"SELECT d.message_id, d.poc, d.acknowledged_at, {CHASE_COLUMNS_C}"
-            " FROM deliveries d JOIN chases c"
-            " ON c.message_id = d.message_id AND c.country = d.country"
-            f" WHERE (d.message_id, d.poc) IN (VALUES {values})",
+            # the keys drive the join: each is a primary-key lookup. `(a, b) IN (VALUES ...)`
+            # made SQLite scan all of `deliveries` for every batch.
+            f"WITH k (message_id, poc) AS (VALUES {values})"
+            f" SELECT d.message_id, d.poc, d.acknowledged_at, {CHASE_COLUMNS_C}"
+            " FROM k JOIN deliveries d ON d.message_id = k.message_id AND d.poc = k.poc"
+            " JOIN chases c ON c.message_id = d.message_id AND c.country = d.country",
             [x for key in chunk for x in key],
         )
         for r in await cursor.fetchall():

@@ -6,7 +6,7 @@ Unix epoch, UTC.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -34,6 +34,22 @@ def from_us(us: int) -> datetime:
 
 def opt_us(at: datetime | None) -> int | None:
     return None if at is None else to_us(at)
+
+
+Micros = Callable[[datetime | None], int | None]
+
+
+def shared_micros() -> Micros:
+    """`opt_us` that converts each distinct time once: the rows of one batch share times
+    (10,000 chases of one message have the same four)."""
+    seen: dict[datetime | None, int | None] = {None: None}
+
+    def micros(at: datetime | None) -> int | None:
+        if at not in seen:
+            seen[at] = to_us(at)  # type: ignore[arg-type]
+        return seen[at]
+
+    return micros
 
 
 def opt_dt(us: int | None) -> datetime | None:
@@ -182,21 +198,21 @@ def chase_of(r: Sequence[Any]) -> Chase:
     )
 
 
-def chase_row(c: Chase) -> tuple[Any, ...]:
+def chase_row(c: Chase, us: Micros = opt_us) -> tuple[Any, ...]:
     return (
         c.id,
         c.message_id,
         c.country,
         ",".join(c.pocs),
-        to_us(c.sent_at),
+        us(c.sent_at),
         c.status.value,
         c.steps_done,
         c.reached,
         c.reminders,
-        opt_us(c.acknowledged_at),
+        us(c.acknowledged_at),
         c.acknowledged_by,
-        opt_us(c.gave_up_at),
-        opt_us(c.next_due_at),
+        us(c.gave_up_at),
+        us(c.next_due_at),
     )
 
 
@@ -220,14 +236,14 @@ UPDATE_CHASE = (
 )
 
 
-def event_row(e: Event) -> tuple[Any, ...]:
+def event_row(e: Event, us: Micros = opt_us) -> tuple[Any, ...]:
     return (
-        to_us(e.at),
+        us(e.at),
         e.kind.value,
         e.message_id,
         e.country,
         e.poc,
-        opt_us(e.due_at),
+        us(e.due_at),
         json.dumps(dict(e.detail)) if e.detail else None,
     )
 
@@ -241,10 +257,11 @@ async def insert_exercise(conn: aiosqlite.Connection, exercise: Exercise) -> Non
 
 
 async def insert_events(conn: aiosqlite.Connection, events: Sequence[Event]) -> None:
+    us = shared_micros()
     await conn.executemany(
         "INSERT INTO events (at, kind, message_id, country, poc, due_at, detail)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [event_row(e) for e in events],
+        [event_row(e, us) for e in events],
     )
 
 
@@ -274,8 +291,9 @@ async def insert_chases(conn: aiosqlite.Connection, chases: Sequence[Chase]) -> 
     cursor = await conn.execute("SELECT coalesce(max(id), 0) FROM chases")
     first_id = int((await cursor.fetchone())[0]) + 1  # type: ignore[index]
     ids = list(range(first_id, first_id + len(chases)))
+    us = shared_micros()
     await conn.executemany(
         f"INSERT INTO chases ({CHASE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        [(i, *chase_row(c)[1:]) for i, c in zip(ids, chases, strict=True)],
+        [(i, *chase_row(c, us)[1:]) for i, c in zip(ids, chases, strict=True)],
     )
     return ids

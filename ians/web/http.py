@@ -78,7 +78,10 @@ async def read_body(
 
 def render(model: BaseModel, status: int = 200) -> web.Response:
     return web.Response(
-        body=model.model_dump_json(by_alias=True), status=status, content_type="application/json"
+        # bytes, not str: a str body goes through aiohttp's payload registry (~10 us more)
+        body=model.__pydantic_serializer__.to_json(model, by_alias=True),
+        status=status,
+        content_type="application/json",
     )
 
 

@@ -40,6 +40,7 @@ from ians.web.views import (
     Inbox,
     InboxConsultation,
     InboxEntry,
+    MessageOut,
     MessageView,
     Pocs,
     PocView,
@@ -96,8 +97,10 @@ async def send_message(request: web.Request, who: Principal | None) -> web.Respo
     if who.poc is not None and draft.sender != who.poc.country:
         raise Forbidden(f"a PoC of {who.poc.country} sends only from {who.poc.country}")
     tracker = request.app[tracker_key]
-    message, chases = await tracker.send(draft)
-    return render(MessageView.of(message, chases), status=201)
+    message, _ = await tracker.send(draft)
+    response = render(MessageOut.of(message), status=201)
+    response.headers["Location"] = f"/api/messages/{message.id}"
+    return response
 
 
 async def get_message(request: web.Request, who: Principal | None) -> web.Response:
@@ -110,7 +113,7 @@ async def get_message(request: web.Request, who: Principal | None) -> web.Respon
         if who.poc.id not in reached:
             raise Forbidden("only the secretariat, the sender and the recipients see a message")
         chases = [c for c in chases if c.country == who.poc.country]
-    return render(MessageView.of(message, chases))
+    return render(MessageView.with_chases(message, chases))
 
 
 async def inbox(request: web.Request, who: Principal | None) -> web.Response:
@@ -308,8 +311,8 @@ ENDPOINTS: list[Endpoint] = [
         "/api/messages",
         send_message,
         "admin or poc",
-        "Send a message (a PoC sends only from its own country)",
-        MessageView,
+        "Send a message (a PoC sends only from its own country); GET it for its recipients",
+        MessageOut,
         201,
         body=MessageDraft,
         body_name="MessageDraft",

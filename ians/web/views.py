@@ -107,7 +107,9 @@ class RecipientStatus(_View):
         )
 
 
-class MessageView(_View):
+class MessageOut(_View):
+    """A message as sent (SPEC §4): what `POST /api/messages` answers."""
+
     id: str
     type: MessageType
     mode: Mode
@@ -117,22 +119,24 @@ class MessageView(_View):
     refers_to: str | None
     content: Content
     exercise_id: str | None
+
+    @classmethod
+    def of(cls, message: Message) -> MessageOut:
+        return cls(**_message_fields(message))
+
+
+class MessageView(MessageOut):
+    """A message with, per recipient country, where its chase stands."""
+
     recipients: list[RecipientStatus]
 
     @classmethod
-    def of(cls, message: Message, chases: list[Chase]) -> MessageView:
-        return cls(
-            id=message.id,
-            type=message.type,
-            mode=message.mode,
-            sender=message.sender,
-            to=message.to,
-            sent_at=message.sent_at,
-            refers_to=message.refers_to,
-            content=message.content,
-            exercise_id=message.exercise_id,
-            recipients=[RecipientStatus.of(c) for c in chases],
-        )
+    def with_chases(cls, message: Message, chases: list[Chase]) -> MessageView:
+        return cls(**_message_fields(message), recipients=[RecipientStatus.of(c) for c in chases])
+
+
+def _message_fields(message: Message) -> dict[str, Any]:
+    return {name: getattr(message, name) for name in MessageOut.model_fields}
 
 
 class InboxEntry(_View):
@@ -143,7 +147,7 @@ class InboxEntry(_View):
     @classmethod
     def of(cls, item: InboxItem) -> InboxEntry:
         return cls(
-            message=MessageView.of(item.message, [item.chase]),
+            message=MessageView.with_chases(item.message, [item.chase]),
             delivered_at=item.delivery.delivered_at,
             acknowledged_at=item.delivery.acknowledged_at,
         )
