@@ -113,6 +113,8 @@ async def test_a_poc_may_replace_its_answers_until_the_deadline(
     mine = await api.json("GET", f"/api/consultations/{cid}", "srb-1")
     assert mine["response"]["answers"] == {"q1": False, "q2": "web"}
     assert mine["progress"] is None
+    other = await api.json("GET", f"/api/consultations/{cid}", "hun-1")
+    assert other["response"] is None  # a PoC never sees another PoC's answers
     clock.advance(timedelta(days=11))  # exactly at the deadline
     await answer(api, cid, "srb-1", {"q1": True}, status=409)
     results = await api.json("GET", f"/api/consultations/{cid}/results")

@@ -27,7 +27,7 @@ from ians.domain.messages import (
 from ians.domain.policy import AckPolicy
 from ians.errors import InvalidInput
 from ians.reports.build import build_report
-from ians.reports.facts import ExerciseFacts, ExerciseInfo, SentMessage
+from ians.reports.facts import Exercise, ExerciseFacts, SentMessage
 from ians.reports.render import FORMATS, media_type, render
 from ians.reports.stats import nearest_rank, rate, summary_seconds
 
@@ -202,7 +202,7 @@ def drill_facts() -> ExerciseFacts:
         ev(m(100), X, "ra-1", "MDA", None, m(100)),
         ev(m(120), K, "ra-1", "MDA", "mda-1"),
     ]
-    exercise = ExerciseInfo(
+    exercise = Exercise(
         id="ex-1",
         name="Danube ammonia release",
         kind="drill",
@@ -350,7 +350,7 @@ def test_only_the_countrys_own_first_response_counts() -> None:
 def test_a_speed_60_exercise_reports_in_scenario_time() -> None:
     # scenario starts 09:00; the server ran it from 14:00, 60 times faster
     wall = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
-    exercise = ExerciseInfo(
+    exercise = Exercise(
         id="ex-2",
         name="Fast drill",
         kind="drill",
@@ -413,7 +413,7 @@ def test_a_speed_60_exercise_reports_in_scenario_time() -> None:
 
 
 def empty_facts() -> ExerciseFacts:
-    exercise = ExerciseInfo(
+    exercise = Exercise(
         id="ex-0",
         name="Nothing yet",
         kind="connectivity_test",

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from ians.domain.chase import Chase
 from ians.domain.messages import Message, MessageType
-from ians.reports.facts import ExerciseFacts, ExerciseInfo, SentMessage
+from ians.reports.facts import Exercise, ExerciseFacts, SentMessage
 from ians.reports.model import (
     AckSeconds,
     CountryResult,
@@ -73,7 +73,7 @@ def _first_responses(messages: Sequence[SentMessage]) -> dict[tuple[str, str], M
 
 
 def _row(
-    exercise: ExerciseInfo, sent: SentMessage, chase: Chase, response: Message | None
+    exercise: Exercise, sent: SentMessage, chase: Chase, response: Message | None
 ) -> RecipientRow:
     message = sent.message
     target = round(exercise.scenario_seconds(sent.policy.ack_within), 3)
@@ -100,11 +100,11 @@ def _row(
     )
 
 
-def _at(exercise: ExerciseInfo, at: datetime | None) -> datetime | None:
+def _at(exercise: Exercise, at: datetime | None) -> datetime | None:
     return None if at is None else exercise.scenario_time(at)
 
 
-def _seconds(exercise: ExerciseInfo, start: datetime, end: datetime | None) -> float | None:
+def _seconds(exercise: Exercise, start: datetime, end: datetime | None) -> float | None:
     """Scenario seconds from `start` to `end`, rounded as reported (so comparisons agree)."""
     return None if end is None else round(exercise.scenario_seconds(end - start), 3)
 

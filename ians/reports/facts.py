@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from ians.domain.chase import Chase, Event
 from ians.domain.exercise import Exercise, SentMessage
 
-ExerciseInfo = Exercise  # the report needs the exercise record as stored
-__all__ = ["ExerciseFacts", "ExerciseInfo", "SentMessage"]
+__all__ = ["Exercise", "ExerciseFacts", "SentMessage"]
 
 
 @dataclass(frozen=True, slots=True)
 class ExerciseFacts:
-    exercise: ExerciseInfo
+    exercise: Exercise
     messages: list[SentMessage]  # in the order sent
     chases: list[Chase]  # one per (message, recipient country)
     events: list[Event]  # in the order recorded

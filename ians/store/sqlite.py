@@ -17,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from ians.domain.chase import Chase, Event, EventKind
+from ians.domain.chase import Chase, Event
 from ians.domain.consultation import Answers, Invitation, Response
 from ians.domain.exercise import Exercise
 from ians.domain.messages import Message
@@ -44,7 +44,6 @@ from ians.store.rows import (
     exercise_of,
     from_us,
     message_of,
-    opt_dt,
     to_us,
 )
 from ians.store.schema import MIGRATIONS
@@ -186,18 +185,7 @@ class SqliteStore(Store):
             " WHERE message_id = ? ORDER BY id",
             (message_id,),
         )
-        return [
-            Event(
-                from_us(r[0]),
-                EventKind(r[1]),
-                r[2],
-                r[3],
-                r[4],
-                opt_dt(r[5]),
-                json.loads(r[6]) if r[6] else {},
-            )
-            for r in rows
-        ]
+        return [event_of(r) for r in rows]
 
     async def record_events(self, events: Sequence[Event]) -> None:
         await self._write(batches.record_events, list(events))
