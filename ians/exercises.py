@@ -96,6 +96,8 @@ class Exercises:
         self.timers.handle(SIM_RESPONSE, self._responses_due)
         self.timers.handle(CHECK, self._checks_due)
         tracker.settled.append(self._chases_settled)
+        tracker.sent.append(self._on_sent)
+        tracker.exercise_replies = self._reply_policy
 
     # --- starting and stopping -----------------------------------------------------------
 
@@ -224,6 +226,27 @@ class Exercises:
                     (CHECK, exercise_id), message.sent_at + live.policies[inject_id].respond_within
                 )
             await self._check(exercise_id)
+
+    async def _reply_policy(self, referred: Message, type_: MessageType) -> AckPolicy | None:
+        """The policy of a PoC's reply to an exercise's message: the scenario's, on the
+        exercise's clock. Raises Conflict when the exercise was stopped."""
+        assert referred.exercise_id is not None
+        live = self._live.get(referred.exercise_id)
+        if live is not None:
+            policy = live.scenario.policy_for_type(type_, self.policies)
+            return policy.scaled(live.exercise.speed)
+        exercise = await self.store.exercise(referred.exercise_id)
+        if exercise.state == ExerciseState.STOPPED:
+            raise Conflict(f"exercise {exercise.id!r} was stopped")
+        return None  # a late reply to a completed exercise: the server's policy
+
+    def _on_sent(self, message: Message) -> None:
+        """A reply sent within a running exercise (by a PoC, through the API): the PoCs the
+        server plays answer it like any message of the exercise."""
+        live = self._live.get(message.exercise_id or "")
+        if live is None or message.id in live.keys or message.refers_to not in live.keys:
+            return
+        self._remember(live, message, None, key=f"{live.keys[message.refers_to]}-{message.sender}")
 
     def plays(self, notice: Notice) -> bool:
         """Whether the notice reaches a PoC the server plays in a running exercise."""

@@ -14,12 +14,20 @@ from ians.clock import Clock
 from ians.delivery import Dispatcher, Notice, NoticeKind
 from ians.domain.chase import Chase, ChaseStatus, Event, EventKind, start_chase
 from ians.domain.contacts import Registry
-from ians.domain.messages import AnyDraft, Message, check_reference, message_id, route
+from ians.domain.messages import (
+    AnyDraft,
+    Message,
+    MessageType,
+    check_reference,
+    message_id,
+    route,
+)
 from ians.domain.policy import AckPolicy, PolicyTable
 from ians.scheduler import TimerWheel
 from ians.store import AckResult, Store
 
 Settled = Callable[[list[Chase]], Awaitable[None]]
+ReplyPolicy = Callable[[Message, MessageType], Awaitable[AckPolicy | None]]
 CHASE = "chase"
 """The timer kind of chase steps: `(CHASE, chase_id)`."""
 
@@ -41,6 +49,9 @@ class Tracker:
         self.dispatcher = dispatcher
         self.policies = policies or PolicyTable()
         self.settled: list[Settled] = []  # told of chases that ended, e.g. to complete exercises
+        self.sent: list[Callable[[Message], None]] = []  # told of each message, once stored
+        # the policy of a reply to an exercise's message; raises if the exercise was stopped
+        self.exercise_replies: ReplyPolicy | None = None
         timers.handle(CHASE, self.fire_due)
 
     async def recover(self) -> int:
@@ -62,15 +73,22 @@ class Tracker:
     ) -> tuple[Message, list[Chase]]:
         """Send a message to the first PoC of each recipient country and start chasing them.
 
-        An exercise passes its id, the inject and the policy.
+        An exercise passes its id, the inject and the policy. A reply to an exercise's
+        message (a response to its assistance request, say) belongs to that exercise and
+        is chased with its policy (`exercise_replies`).
 
-        Raises InvalidInput (naming the field) for a bad route or reference.
+        Raises InvalidInput (naming the field) for a bad route or reference, Conflict for
+        a reply to a stopped exercise.
         """
         routes = route(draft, self.registry)
         referred = None
         if draft.refers_to is not None:
             referred = await self.store.find_message(draft.refers_to)
         check_reference(draft, referred)
+        if referred is not None and referred.exercise_id and exercise_id is None:
+            exercise_id = referred.exercise_id
+            if self.exercise_replies is not None:
+                policy = policy or await self.exercise_replies(referred, draft.type)
         policy = policy or self.policies.resolve(draft.type, draft.mode)
         now = self.clock.now()
         message = Message(
@@ -88,6 +106,8 @@ class Tracker:
         # one `sent` event for the message; each recipient's chase row holds its own start
         events = [Event(now, EventKind.SENT, message.id, detail={"recipients": len(chases)})]
         chases = await self.store.add_message(message, policy, chases, events, inject)
+        for listener in self.sent:
+            listener(message)
         self.timers.arm_many(
             (c.next_due_at, (CHASE, c.id)) for c in chases if c.next_due_at and c.id
         )

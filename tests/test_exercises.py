@@ -396,3 +396,73 @@ async def test_an_exercise_that_no_longer_fits_the_registry_is_stopped_at_start(
     api = await make_api(registry=registry)  # the test registry has no AUT
     status = await api.json("GET", f"/api/exercises/{created['id']}")
     assert status["state"] == "stopped"
+
+
+async def test_a_live_pocs_response_joins_the_exercise_on_its_clock(
+    make_api: AppFactory, clock: ManualClock
+) -> None:
+    api = await make_api()
+    drill = DRILL.replace(
+        "participants: [SRB, HUN, ROU, AUT]", "participants: [SRB, HUN, ROU]"
+    ).replace("to: [HUN, ROU, AUT]", "to: [HUN, ROU]")
+    created = await api.json(
+        "POST",
+        "/api/exercises",
+        status=201,
+        json={"scenario": drill, "speed": 60, "simulate": ["SRB"]},
+    )
+    tracker = api.app[tracker_key]
+    clock.advance(timedelta(minutes=1))  # 1h of scenario time: ew1 and ra1 are due
+    await tracker.timers.run_due()
+    inbox = (await api.json("GET", "/api/inbox", "hun-2"))["messages"]
+    (request,) = [m["message"] for m in inbox if m["message"]["type"] == "assistance_request"]
+    clock.advance(timedelta(seconds=5))  # 5 scenario minutes later hun-2 answers
+    await api.json("POST", f"/api/messages/{request['id']}/ack", "hun-2")
+    response = await api.json(
+        "POST",
+        "/api/messages",
+        "hun-2",
+        status=201,
+        json={
+            "type": "assistance_response",
+            "mode": "exercise",
+            "from": "HUN",
+            "to": ["SRB"],
+            "refers_to": request["id"],
+            "content": {"decision": "partial", "offer": "Two experts"},
+        },
+    )
+    assert response["exercise_id"] == created["id"]
+    await tracker.dispatcher.drain()
+    reply_status: dict[str, Any] = {}
+    for _ in range(20):  # the server plays SRB: step until its PoC acknowledges the response
+        reply_status = await api.json("GET", f"/api/messages/{response['id']}")
+        due = tracker.timers.next_due()
+        if reply_status["recipients"][0]["status"] != "pending" or due is None:
+            break
+        clock.set(max(due, clock.now()))
+        await tracker.timers.run_due()
+        await tracker.dispatcher.drain()
+    assert reply_status["recipients"][0]["acknowledged_by"] == "srb-1"
+    report = await api.json("GET", f"/api/exercises/{created['id']}/report")
+    rows = {(r["inject"], r["type"], r["country"]): r for r in report["recipients"]}
+    assert rows["ra1", "assistance_request", "HUN"]["response_seconds"] == 300
+    reply = rows[None, "assistance_response", "SRB"]
+    assert reply["acknowledged_by"] == "srb-1" and reply["target_seconds"] == 1800
+
+    await api.json("POST", f"/api/exercises/{created['id']}/stop")
+    body = await api.json(
+        "POST",
+        "/api/messages",
+        "hun-2",
+        status=409,
+        json={
+            "type": "assistance_response",
+            "mode": "exercise",
+            "from": "HUN",
+            "to": ["SRB"],
+            "refers_to": request["id"],
+            "content": {"decision": "decline"},
+        },
+    )
+    assert "stopped" in body["error"]["message"]
