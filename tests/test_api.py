@@ -108,6 +108,18 @@ async def test_tokens_survive_a_restart_and_are_stored_hashed(make_api, db_path)
 # --- the authorization matrix: every endpoint × every kind of caller ---------------------
 
 NO_TOKEN, BAD_TOKEN = "none", "bad"
+TEST_DRILL = """\
+kind: connectivity_test
+name: Matrix test
+participants: [SRB, HUN, ROU]
+"""
+TEST_CONSULTATION = """\
+kind: consultation
+name: Matrix consultation
+audience: {countries: [HUN]}
+deadline: 7d
+questions: [{id: q1, text: Up to date?, type: yes_no}]
+"""
 ENDPOINTS = [
     # method, path, body, {caller: expected status}
     ("GET", "/api/health", None, {NO_TOKEN: 200, BAD_TOKEN: 200, "hun-3": 200, "admin": 200}),
@@ -139,6 +151,49 @@ ENDPOINTS = [
         None,
         {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 403, "srb-1": 403, "hun-1": 200, "admin": 403},
     ),
+    (
+        "POST",
+        "/api/exercises",
+        {"scenario": TEST_DRILL},
+        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-1": 403, "admin": 201},
+    ),
+    (
+        "GET",
+        "/api/exercises/{ex}",
+        None,
+        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-1": 403, "admin": 200},
+    ),
+    (
+        "GET",
+        "/api/exercises/{ex}/report",
+        None,
+        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-1": 403, "admin": 200},
+    ),
+    (
+        "POST",
+        "/api/exercises/{ex}/stop",
+        None,
+        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-1": 403, "admin": 200},
+    ),
+    # the consultation invites HUN's PoCs only: rou-1 is the other PoC
+    (
+        "GET",
+        "/api/consultations/{cn}",
+        None,
+        {NO_TOKEN: 401, BAD_TOKEN: 401, "rou-1": 403, "hun-1": 200, "admin": 200},
+    ),
+    (
+        "POST",
+        "/api/consultations/{cn}/responses",
+        {"answers": {"q1": True}},
+        {NO_TOKEN: 401, BAD_TOKEN: 401, "rou-1": 403, "hun-1": 201, "admin": 403},
+    ),
+    (
+        "GET",
+        "/api/consultations/{cn}/results",
+        None,
+        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-1": 403, "admin": 200},
+    ),
 ]
 
 
@@ -150,13 +205,16 @@ async def test_authorization_matrix(
     api: Api, method: str, path: str, body: Any, caller: str, expected: int
 ) -> None:
     message = await send(api)
+    exercise = await api.json("POST", "/api/exercises", json={"scenario": TEST_DRILL}, status=201)
+    consultation = await api.json(
+        "POST", "/api/exercises", json={"scenario": TEST_CONSULTATION}, status=201
+    )
     headers = {}
     if caller == BAD_TOKEN:
         headers["Authorization"] = "Bearer not-a-token"
     as_ = None if caller in (NO_TOKEN, BAD_TOKEN) else caller
-    response = await api.call(
-        method, path.format(id=message["id"]), as_, json=body, headers=headers
-    )
+    url = path.format(id=message["id"], ex=exercise["id"], cn=consultation["id"])
+    response = await api.call(method, url, as_, json=body, headers=headers)
     assert response.status == expected, await response.text()
     if expected >= 400:
         error = (await response.json())["error"]
