@@ -144,21 +144,9 @@ def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from ians.contacts import load_registry
-    from ians.settings import Settings
     from ians.web.app import AppConfig, create_app
 
-    overrides = {
-        k: v
-        for k, v in {
-            "host": args.host,
-            "port": args.port,
-            "db": args.db,
-            "contacts": args.contacts,
-            "settings_file": args.settings,
-        }.items()
-        if v is not None
-    }
-    settings = Settings(**overrides)
+    settings = _settings(args, host=args.host, port=args.port)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
