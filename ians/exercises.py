@@ -278,15 +278,16 @@ class Exercises:
     async def _responses_due(self, keys: list[tuple[str, str, str]], now: datetime) -> None:
         for message_id, country, poc_id in keys:
             live = self._by_message.get(message_id)
-            if live is None:
-                continue
+            key = f"{live.keys[message_id]}-{country}" if live is not None else ""
+            if live is None or key in live.keys.values():
+                continue  # stopped, or answered already (a retried batch)
             request = await self.store.message(message_id)
             message, _ = await self.tracker.send(
                 simulated_response(request, country, poc_id),
                 exercise_id=live.exercise.id,
                 policy=live.response_policy,
             )
-            self._remember(live, message, None, key=f"{live.keys[message_id]}-{country}")
+            self._remember(live, message, None, key=key)
             await self._check(live.exercise.id)
 
     async def _checks_due(self, exercise_ids: list[str], now: datetime) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import logging
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +24,8 @@ from ians.clock import Clock
 
 TimerKey = tuple[str, Hashable]
 OnDue = Callable[[list[Any], datetime], Awaitable[None]]
+RETRY_AFTER = timedelta(seconds=5)
+log = logging.getLogger(__name__)
 _WAKE_JOB = "ians-wake"
 
 
@@ -98,7 +101,17 @@ class TimerWheel:
                     count += 1
             try:
                 for kind, args in due.items():
-                    await self._handlers[kind](args, now)
+                    try:
+                        await self._handlers[kind](args, now)
+                    except Exception:  # a failed batch (a full disk, say) is tried again
+                        log.exception(
+                            "%d %s timers failed; retrying in %s", len(args), kind, RETRY_AFTER
+                        )
+                        retry = now + RETRY_AFTER
+                        for arg in args:
+                            key = (kind, arg)
+                            if key not in self._armed:  # unless the handler re-armed it
+                                self.arm(key, retry)
             finally:
                 self._schedule_wake()
             return count

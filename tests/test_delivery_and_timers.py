@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import TypeAdapter
 
@@ -13,7 +14,7 @@ from ians.delivery import Dispatcher, InboxChannel, Notice, NoticeKind
 from ians.domain.chase import EventKind
 from ians.domain.contacts import PointOfContact, Registry
 from ians.domain.messages import MessageDraft
-from ians.scheduler import TimerWheel
+from ians.scheduler import RETRY_AFTER, TimerWheel
 from ians.store.sqlite import SqliteStore
 from ians.tracking import Tracker
 from tests.conftest import TEST_POLICIES, early_warning
@@ -133,3 +134,25 @@ async def test_a_timer_falling_due_while_the_handler_runs_is_not_lost(
         assert await asyncio.wait_for(fired.get(), 5) == [2]
     finally:
         wheel.shutdown()
+
+
+async def test_timers_whose_handler_fails_are_tried_again(
+    clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[list[int]] = []
+
+    async def flaky(ids: list[int], now: datetime) -> None:
+        calls.append(ids)
+        if len(calls) == 1:
+            raise OSError("database or disk is full")
+
+    wheel = TimerWheel(clock)
+    wheel.handle("t", flaky)
+    wheel.start()
+    wheel.arm(("t", 1), clock.now())
+    assert await wheel.run_due() == 1  # fails, and is armed again a little later
+    assert "retrying" in caplog.text
+    assert await wheel.run_due() == 0
+    clock.advance(RETRY_AFTER)
+    assert await wheel.run_due() == 1
+    assert calls == [[1], [1]] and len(wheel) == 0
