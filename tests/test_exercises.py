@@ -85,21 +85,26 @@ def exact(tmp_path: Path) -> Registry:
     return registry_of(EXACT_REGISTRY, tmp_path)
 
 
+async def run_virtually(api: Any, seed: int) -> Any:
+    """The drill in virtual time from Friday 17:00 in Belgrade: the exercise as created."""
+    return await api.json(
+        "POST",
+        "/api/exercises",
+        status=201,
+        json={
+            "scenario": DRILL,
+            "clock": "virtual",
+            "seed": seed,
+            "start": FRIDAY_5PM_BELGRADE.isoformat(),
+        },
+    )
+
+
 async def test_a_virtual_drill_gives_the_figures_computed_by_hand(
     make_api: AppFactory, exact: Registry
 ) -> None:
     api = await make_api(registry=exact)
-    created = await api.json(
-        "POST",
-        "/api/exercises",
-        json={
-            "scenario": DRILL,
-            "clock": "virtual",
-            "seed": 1,
-            "start": FRIDAY_5PM_BELGRADE.isoformat(),
-        },
-        status=201,
-    )
+    created = await run_virtually(api, seed=1)
     assert created["state"] == "completed"
     report = await api.json("GET", f"/api/exercises/{created['id']}/report")
     rows = {(r["inject"], r["country"]): r for r in report["recipients"]}
@@ -275,17 +280,7 @@ async def test_virtual_time_and_live_tracking_agree(
     clock.set(FRIDAY_5PM_BELGRADE)
     tuned = registry_of(EXACT_REGISTRY.replace("spread: 0", "spread: 0.7"), tmp_path)
     api = await make_api(registry=tuned)
-    virtual = await api.json(
-        "POST",
-        "/api/exercises",
-        json={
-            "scenario": DRILL,
-            "clock": "virtual",
-            "seed": 9,
-            "start": FRIDAY_5PM_BELGRADE.isoformat(),
-        },
-        status=201,
-    )
+    virtual = await run_virtually(api, seed=9)
     live = await api.json(
         "POST", "/api/exercises", json={"scenario": DRILL, "simulate": "all", "seed": 9}, status=201
     )
