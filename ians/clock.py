@@ -1,13 +1,13 @@
 """Clocks: every "now" in IANS comes from one of these.
 
 The tracking code asks its clock for the time and for how long to wait until an
-instant, so the same code runs on wall-clock time, on scaled time (an exercise
-N times faster) and, in tests, on a manual clock that only moves when told.
+instant, so the same code runs on wall-clock time and, in tests, on a manual clock
+that only moves when told. An exercise run N times faster keeps the server's clock
+and maps its times to scenario time (`Exercise.scenario_time`).
 """
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -28,23 +28,6 @@ class SystemClock:
 
     def seconds_until(self, at: datetime) -> float:
         return (at - self.now()).total_seconds()
-
-
-class ScaledClock:
-    """Scenario time that runs `speed` times faster than the wall clock from `start`."""
-
-    def __init__(self, start: datetime, speed: float) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be positive")
-        self.start = start
-        self.speed = speed
-        self._wall_start = time.monotonic()
-
-    def now(self) -> datetime:
-        return self.start + timedelta(seconds=(time.monotonic() - self._wall_start) * self.speed)
-
-    def seconds_until(self, at: datetime) -> float:
-        return (at - self.now()).total_seconds() / self.speed
 
 
 class ManualClock:
