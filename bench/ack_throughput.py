@@ -124,23 +124,22 @@ def ceiling_app() -> web.Application:
 
 
 class CommitCounter:
-    """Counts the store's group commits (wraps its private writer loop; bench only)."""
+    """Counts the store's group commits (reads its writer's counters; bench only)."""
 
     def __init__(self, store: object) -> None:
-        self.commits = 0
-        self.items = 0
-        commits = store._commits  # type: ignore[attr-defined]
-        original = commits._commit
+        self._commits = store._commits  # type: ignore[attr-defined]
+        self.reset()
 
-        async def counted(queued):  # type: ignore[no-untyped-def]
-            self.commits += 1
-            self.items += len(queued)
-            await original(queued)
+    @property
+    def commits(self) -> int:
+        return int(self._commits.transactions) - self._base[0]
 
-        commits._commit = counted
+    @property
+    def items(self) -> int:
+        return int(self._commits.writes) - self._base[1]
 
     def reset(self) -> None:
-        self.commits = self.items = 0
+        self._base = (self._commits.transactions, self._commits.writes)
 
 
 def report(name: str, r: Run) -> None:
@@ -219,6 +218,7 @@ async def main(args: argparse.Namespace) -> None:
             for r in range(args.rounds):
                 chunk = jobs[WARMUP + r * size : WARMUP + (r + 1) * size]
                 cap = TIME_CAP_S / args.rounds
+                before = (counter.commits, counter.items)
                 if r % 2 == 0:
                     c = await drive(bare, chunk, cap)
                     i = await drive(base, chunk, cap)
@@ -228,8 +228,13 @@ async def main(args: argparse.Namespace) -> None:
                 ceiling.add(c)
                 ians.add(i)
                 ratios.append(i.rate / c.rate)
+                commits = counter.commits - before[0]
+                per = (counter.items - before[1]) / max(commits, 1)
                 print(
-                    f"   round {r + 1}: ceiling {c.rate:,.0f} req/s, IANS {i.rate:,.0f} acks/s,"
+                    f"   round {r + 1}: ceiling {c.rate:,.0f} req/s, IANS {i.rate:,.0f} acks/s"
+                    f" ({commits} commits, {per:.1f} acks each, loop"
+                    f" {i.cpu_seconds / i.seconds:.0%} busy, {i.cpu_seconds / len(i.latencies) * 1e6:.0f}"
+                    f" vs {c.cpu_seconds / len(c.latencies) * 1e6:.0f} us CPU per request),"
                     f" ratio {ratios[-1]:.2f}"
                 )
         commits, per_commit = counter.commits, counter.items / max(counter.commits, 1)

@@ -31,6 +31,18 @@ class IansError(Exception):
         self.message = message
         self.details = details or []
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # subclasses take other arguments (UnknownMessage(message_id)): rebuild from the
+        # state, so that errors cross the store's process boundary intact
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
+
+def _rebuilt(cls: type[IansError], args: tuple[Any, ...], state: dict[str, Any]) -> IansError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class BadRequest(IansError):
     status = 400

@@ -1,17 +1,17 @@
-"""The store's writes, as batches the group commit runs inside its open transaction.
+"""The store's writes, as batches the writer process runs inside its open transaction.
 
 Each takes the queued items of its kind and returns one result per item: a value, or
-an IansError for that item alone (the others still commit).
+an IansError for that item alone (the others still commit). Items and results cross a
+process boundary, so both are plain picklable values.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from datetime import datetime
 from typing import Any
-
-import aiosqlite
 
 from ians.domain import chase as rules
 from ians.domain.chase import Chase, Event, EventKind
@@ -43,13 +43,13 @@ from ians.store.rows import (
 )
 
 
-async def set_meta(conn: aiosqlite.Connection, items: list[tuple[str, str]]) -> list[None]:
-    await conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", items)
+def set_meta(conn: sqlite3.Connection, items: list[tuple[str, str]]) -> list[None]:
+    conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", items)
     return [None] * len(items)
 
 
-async def set_token(conn: aiosqlite.Connection, items: list[tuple[str, str, int]]) -> list[None]:
-    await conn.executemany(
+def set_token(conn: sqlite3.Connection, items: list[tuple[str, str, int]]) -> list[None]:
+    conn.executemany(
         "INSERT INTO tokens (poc, token_hash, issued_at) VALUES (?, ?, ?) ON CONFLICT (poc)"
         " DO UPDATE SET token_hash = excluded.token_hash, issued_at = excluded.issued_at",
         items,
@@ -57,41 +57,41 @@ async def set_token(conn: aiosqlite.Connection, items: list[tuple[str, str, int]
     return [None] * len(items)
 
 
-async def record_events(conn: aiosqlite.Connection, items: list[list[Event]]) -> list[None]:
-    await insert_events(conn, [e for events in items for e in events])
+def record_events(conn: sqlite3.Connection, items: list[list[Event]]) -> list[None]:
+    insert_events(conn, [e for events in items for e in events])
     return [None] * len(items)
 
 
-async def add_message(
-    conn: aiosqlite.Connection,
+def add_message(
+    conn: sqlite3.Connection,
     items: list[tuple[Message, AckPolicy, list[Chase], list[Event], str | None]],
 ) -> list[list[int] | IansError]:
     out: list[list[int] | IansError] = []
     for message, policy, chases, events, inject in items:
         try:
-            await insert_message(conn, message, policy, inject)
+            insert_message(conn, message, policy, inject)
         except sqlite3.IntegrityError:
             out.append(Conflict(f"message {message.id!r} exists"))
             continue
-        ids = await insert_chases(conn, chases)
+        ids = insert_chases(conn, chases)
         sent = to_us(message.sent_at)
-        await conn.executemany(
+        conn.executemany(
             "INSERT INTO deliveries (message_id, poc, country, delivered_at) VALUES (?, ?, ?, ?)",
             [(c.message_id, c.pocs[0], c.country, sent) for c in chases],
         )
-        await insert_events(conn, events)
+        insert_events(conn, events)
         out.append(ids)
     return out
 
 
-async def acknowledge(
-    conn: aiosqlite.Connection, items: list[tuple[str, str, datetime, str | None]]
+def acknowledge(
+    conn: sqlite3.Connection, items: list[tuple[str, str, datetime, str | None]]
 ) -> list[AckResult | IansError]:
     keys = list({(m, p) for m, p, _, _ in items})
     found: dict[tuple[str, str], tuple[datetime | None, Chase]] = {}
     for chunk in chunks(keys):
         values = ", ".join("(?, ?)" for _ in chunk)
-        cursor = await conn.execute(
+        cursor = conn.execute(
             # the keys drive the join: each is a primary-key lookup. `(a, b) IN (VALUES ...)`
             # made SQLite scan all of `deliveries` for every batch.
             f"WITH k (message_id, poc) AS (VALUES {values})"
@@ -100,7 +100,7 @@ async def acknowledge(
             " JOIN chases c ON c.message_id = d.message_id AND c.country = d.country",
             [x for key in chunk for x in key],
         )
-        for r in await cursor.fetchall():
+        for r in cursor.fetchall():
             found[(r[0], r[1])] = (opt_dt(r[2]), chase_of(r[3:]))
     chases: dict[int, Chase] = {c.id: c for _, c in found.values() if c.id is not None}
     acked: dict[tuple[str, str], datetime] = {}
@@ -109,7 +109,7 @@ async def acknowledge(
     for message_id, poc, now, note in items:
         key = (message_id, poc)
         if key not in found:
-            out.append(await why_not_delivered(conn, message_id, poc))
+            out.append(why_not_delivered(conn, message_id, poc))
             continue
         first_ack, chase = found[key]
         chase = chases[chase.id]  # type: ignore[index]
@@ -127,50 +127,49 @@ async def acknowledge(
         events += new_events
         out.append(AckResult(now, False, chase))
     if acked:
-        await conn.executemany(
+        conn.executemany(
             "UPDATE deliveries SET acknowledged_at = ? WHERE message_id = ? AND poc = ?",
             [(to_us(at), m, p) for (m, p), at in acked.items()],
         )
         touched = {found[k][1].id for k in acked}
-        await conn.executemany(UPDATE_CHASE, [chase_update(chases[i]) for i in touched])  # type: ignore[index]
-        await insert_events(conn, events)
+        conn.executemany(UPDATE_CHASE, [chase_update(chases[i]) for i in touched])  # type: ignore[index]
+        insert_events(conn, events)
     return out
 
 
-async def why_not_delivered(conn: aiosqlite.Connection, message_id: str, poc: str) -> IansError:
-    cursor = await conn.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,))
-    if await cursor.fetchone() is None:
+@functools.lru_cache(maxsize=1024)
+def parsed_policy(stored: str) -> AckPolicy:
+    """A message's stored policy, parsed once: every firing of its chases needs it."""
+    return AckPolicy.model_validate_json(stored)
+
+
+def why_not_delivered(conn: sqlite3.Connection, message_id: str, poc: str) -> IansError:
+    cursor = conn.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,))
+    if cursor.fetchone() is None:
         return UnknownMessage(message_id)
     return NotDelivered(message_id, poc)
 
 
-async def fire(
-    conn: aiosqlite.Connection,
-    items: list[tuple[list[int], datetime, dict[str, AckPolicy]]],
-) -> list[list[Fired]]:
+def fire(conn: sqlite3.Connection, items: list[tuple[list[int], datetime]]) -> list[list[Fired]]:
     out: list[list[Fired]] = []
-    for chase_ids, now, policies in items:
+    for chase_ids, now in items:
         fired: list[Fired] = []
         for chunk in chunks(chase_ids):
             marks = ", ".join("?" for _ in chunk)
-            cursor = await conn.execute(
+            cursor = conn.execute(
                 f"SELECT {CHASE_COLUMNS_C}, m.policy FROM chases c"
                 " JOIN messages m ON m.id = c.message_id"
                 f" WHERE c.id IN ({marks}) AND c.status = 'pending'",
                 list(chunk),
             )
-            for r in await cursor.fetchall():
-                chase = chase_of(r[:-1])
-                policy = policies.get(chase.message_id)
-                if policy is None:
-                    policy = policies[chase.message_id] = AckPolicy.model_validate_json(r[-1])
-                after, events = rules.fire(chase, policy, now)
+            for r in cursor.fetchall():
+                after, events = rules.fire(chase_of(r[:-1]), parsed_policy(r[-1]), now)
                 if events:
                     fired.append(Fired(after, events))
         if fired:
-            await conn.executemany(UPDATE_CHASE, [chase_update(f.chase) for f in fired])
+            conn.executemany(UPDATE_CHASE, [chase_update(f.chase) for f in fired])
             events = [e for f in fired for e in f.events]
-            await conn.executemany(
+            conn.executemany(
                 "INSERT INTO deliveries (message_id, poc, country, delivered_at)"
                 " VALUES (?, ?, ?, ?)",
                 [
@@ -179,41 +178,39 @@ async def fire(
                     if e.kind is EventKind.ESCALATED
                 ],
             )
-            await insert_events(conn, events)
+            insert_events(conn, events)
         out.append(fired)
     return out
 
 
-async def add_exercise(conn: aiosqlite.Connection, items: list[Exercise]) -> list[Any]:
+def add_exercise(conn: sqlite3.Connection, items: list[Exercise]) -> list[Any]:
     out: list[Any] = []
     for exercise in items:
         try:
-            await insert_exercise(conn, exercise)
+            insert_exercise(conn, exercise)
             out.append(None)
         except sqlite3.IntegrityError:
             out.append(Conflict(f"exercise {exercise.id!r} exists"))
     return out
 
 
-async def end_exercise(
-    conn: aiosqlite.Connection, items: list[tuple[str, str, datetime]]
-) -> list[Any]:
+def end_exercise(conn: sqlite3.Connection, items: list[tuple[str, str, datetime]]) -> list[Any]:
     out: list[Any] = []
     for exercise_id, state, ended_at in items:
-        cursor = await conn.execute("SELECT state FROM exercises WHERE id = ?", (exercise_id,))
-        row = await cursor.fetchone()
+        cursor = conn.execute("SELECT state FROM exercises WHERE id = ?", (exercise_id,))
+        row = cursor.fetchone()
         if row is None:
             out.append(UnknownExercise(exercise_id))
             continue
         if row[0] != "running":
             out.append(Conflict(f"exercise {exercise_id!r} is {row[0]}, not running"))
             continue
-        await conn.execute(
+        conn.execute(
             "UPDATE exercises SET state = ?, ended_at = ? WHERE id = ?",
             (state, to_us(ended_at), exercise_id),
         )
         if state == "stopped":
-            await conn.execute(
+            conn.execute(
                 "UPDATE chases SET status = 'stopped', next_due_at = NULL"
                 " WHERE status = 'pending' AND message_id IN"
                 " (SELECT id FROM messages WHERE exercise_id = ?)",
@@ -223,21 +220,21 @@ async def end_exercise(
     return out
 
 
-async def import_run(
-    conn: aiosqlite.Connection,
+def import_run(
+    conn: sqlite3.Connection,
     items: list[tuple[Exercise, list[SentMessage], list[Chase], list[Event]]],
 ) -> list[Any]:
     for exercise, messages, chases, events in items:
-        await insert_exercise(conn, exercise)
+        insert_exercise(conn, exercise)
         for sent in messages:
-            await insert_message(conn, sent.message, sent.policy, sent.inject)
-        await insert_chases(conn, chases)
+            insert_message(conn, sent.message, sent.policy, sent.inject)
+        insert_chases(conn, chases)
         acked = {
             (e.message_id, e.poc): to_us(e.at)
             for e in reversed(events)
             if e.kind is EventKind.ACKNOWLEDGED
         }
-        await conn.executemany(
+        conn.executemany(
             "INSERT OR IGNORE INTO deliveries"
             " (message_id, poc, country, delivered_at, acknowledged_at) VALUES (?, ?, ?, ?, ?)",
             [
@@ -246,22 +243,22 @@ async def import_run(
                 if e.kind is EventKind.DELIVERED
             ],
         )
-        await insert_events(conn, events)
+        insert_events(conn, events)
     return [None] * len(items)
 
 
-async def add_consultation(
-    conn: aiosqlite.Connection,
+def add_consultation(
+    conn: sqlite3.Connection,
     items: list[tuple[Exercise, list[Invitation], list[Response]]],
 ) -> list[Any]:
     for consultation, invitations, responses in items:
-        await insert_exercise(conn, consultation)
-        await conn.executemany(
+        insert_exercise(conn, consultation)
+        conn.executemany(
             "INSERT INTO invitations (consultation_id, poc, country, invited_at)"
             " VALUES (?, ?, ?, ?)",
             [(consultation.id, i.poc, i.country, to_us(i.invited_at)) for i in invitations],
         )
-        await conn.executemany(
+        conn.executemany(
             "INSERT INTO responses (consultation_id, poc, submitted_at, answers, versions)"
             " VALUES (?, ?, ?, ?, 1)",
             [
@@ -272,67 +269,65 @@ async def add_consultation(
     return [None] * len(items)
 
 
-async def save_response(
-    conn: aiosqlite.Connection, items: list[tuple[str, str, Answers, datetime, datetime]]
+def save_response(
+    conn: sqlite3.Connection, items: list[tuple[str, str, Answers, datetime, datetime]]
 ) -> list[Any]:
     out: list[Any] = []
     for consultation_id, poc, answers, now, deadline in items:
-        cursor = await conn.execute("SELECT state FROM exercises WHERE id = ?", (consultation_id,))
-        row = await cursor.fetchone()
+        cursor = conn.execute("SELECT state FROM exercises WHERE id = ?", (consultation_id,))
+        row = cursor.fetchone()
         if row is None:
             out.append(UnknownExercise(consultation_id))
             continue
         if row[0] != "running" or now >= deadline:
             out.append(Conflict("the consultation is closed: no more answers are accepted"))
             continue
-        cursor = await conn.execute(
+        cursor = conn.execute(
             "SELECT 1 FROM invitations WHERE consultation_id = ? AND poc = ?",
             (consultation_id, poc),
         )
-        if await cursor.fetchone() is None:
+        if cursor.fetchone() is None:
             out.append(Forbidden(f"{poc} is not invited to this consultation"))
             continue
-        cursor = await conn.execute(
+        cursor = conn.execute(
             "INSERT INTO responses (consultation_id, poc, submitted_at, answers, versions)"
             " VALUES (?, ?, ?, ?, 1) ON CONFLICT (consultation_id, poc) DO UPDATE SET"
             " submitted_at = excluded.submitted_at, answers = excluded.answers,"
             " versions = versions + 1 RETURNING versions",
             (consultation_id, poc, to_us(now), json.dumps(answers)),
         )
-        versions = (await cursor.fetchone())[0]  # type: ignore[index]
+        versions = cursor.fetchone()[0]
         out.append(versions == 1)
     return out
 
 
-async def remind(
-    conn: aiosqlite.Connection, items: list[tuple[str, int, datetime]]
-) -> list[list[str]]:
+def remind(conn: sqlite3.Connection, items: list[tuple[str, int, datetime]]) -> list[list[str]]:
     out: list[list[str]] = []
     for consultation_id, number, now in items:
-        cursor = await conn.execute(
+        cursor = conn.execute(
             "SELECT 1 FROM exercises WHERE id = ? AND state = 'running'", (consultation_id,)
         )
-        open_ = await cursor.fetchone() is not None
-        cursor = await conn.execute(
+        open_ = cursor.fetchone() is not None
+        cursor = conn.execute(
             "SELECT 1 FROM consultation_reminders WHERE consultation_id = ? AND number = ?",
             (consultation_id, number),
         )
-        if not open_ or await cursor.fetchone() is not None:
+        if not open_ or cursor.fetchone() is not None:
             out.append([])
             continue
-        cursor = await conn.execute(
+        cursor = conn.execute(
             "SELECT i.poc FROM invitations i LEFT JOIN responses r"
             " ON r.consultation_id = i.consultation_id AND r.poc = i.poc"
             " WHERE i.consultation_id = ? AND r.poc IS NULL ORDER BY i.poc",
             (consultation_id,),
         )
-        pocs = [str(r[0]) for r in await cursor.fetchall()]
-        await conn.execute(
+        pocs = [str(r[0]) for r in cursor.fetchall()]
+        conn.execute(
             "INSERT INTO consultation_reminders (consultation_id, number, sent_at, reminded)"
             " VALUES (?, ?, ?, ?)",
             (consultation_id, number, to_us(now), len(pocs)),
         )
-        await insert_events(
+        insert_events(
             conn,
             [
                 Event(

@@ -6,11 +6,10 @@ Unix epoch, UTC.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-
-import aiosqlite
 
 from ians.domain.chase import Chase, ChaseStatus, Event, EventKind
 from ians.domain.exercise import Exercise
@@ -248,27 +247,27 @@ def event_row(e: Event, us: Micros = opt_us) -> tuple[Any, ...]:
     )
 
 
-async def insert_exercise(conn: aiosqlite.Connection, exercise: Exercise) -> None:
+def insert_exercise(conn: sqlite3.Connection, exercise: Exercise) -> None:
     """Raises sqlite3.IntegrityError if the id exists."""
-    await conn.execute(
+    conn.execute(
         f"INSERT INTO exercises ({EXERCISE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         exercise_row(exercise),
     )
 
 
-async def insert_events(conn: aiosqlite.Connection, events: Sequence[Event]) -> None:
+def insert_events(conn: sqlite3.Connection, events: Sequence[Event]) -> None:
     us = shared_micros()
-    await conn.executemany(
+    conn.executemany(
         "INSERT INTO events (at, kind, message_id, country, poc, due_at, detail)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         [event_row(e, us) for e in events],
     )
 
 
-async def insert_message(
-    conn: aiosqlite.Connection, message: Message, policy: AckPolicy, inject: str | None
+def insert_message(
+    conn: sqlite3.Connection, message: Message, policy: AckPolicy, inject: str | None
 ) -> None:
-    await conn.execute(
+    conn.execute(
         f"INSERT INTO messages ({MESSAGE_COLUMNS}, policy, inject) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (
             message.id,
@@ -286,13 +285,13 @@ async def insert_message(
     )
 
 
-async def insert_chases(conn: aiosqlite.Connection, chases: Sequence[Chase]) -> list[int]:
+def insert_chases(conn: sqlite3.Connection, chases: Sequence[Chase]) -> list[int]:
     """Insert chases under new ids (returned in order)."""
-    cursor = await conn.execute("SELECT coalesce(max(id), 0) FROM chases")
-    first_id = int((await cursor.fetchone())[0]) + 1  # type: ignore[index]
+    cursor = conn.execute("SELECT coalesce(max(id), 0) FROM chases")
+    first_id = int(cursor.fetchone()[0]) + 1
     ids = list(range(first_id, first_id + len(chases)))
     us = shared_micros()
-    await conn.executemany(
+    conn.executemany(
         f"INSERT INTO chases ({CHASE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         [(i, *chase_row(c, us)[1:]) for i, c in zip(ids, chases, strict=True)],
     )

@@ -1,9 +1,10 @@
-"""The embedded default store: SQLite through aiosqlite, in WAL mode.
+"""The embedded default store: SQLite in WAL mode.
 
-One writer connection and one reader connection. Writes queue up for the writer,
-which commits whatever is queued in one transaction (group commit, no waiting
-window): under load many acknowledgements share one commit, and each caller is
-answered only after that commit.
+Reads go through one aiosqlite connection. Writes queue up for the one write
+connection, which lives in a writer process (ians/store/writer.py says why) and
+commits whatever is queued in one transaction (group commit, no waiting window):
+under load many acknowledgements share one commit, and each caller is answered only
+after that commit.
 """
 
 from __future__ import annotations
@@ -51,11 +52,9 @@ from ians.store.writer import Batch, GroupCommit
 
 
 class SqliteStore(Store):
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
-        self._writer = writer
+    def __init__(self, commits: GroupCommit, reader: aiosqlite.Connection) -> None:
+        self._commits = commits
         self._reader = reader
-        self._commits = GroupCommit(writer)
-        self._policies: dict[str, AckPolicy] = {}
 
     @classmethod
     async def open(cls, path: Path | str, *, synchronous: str = "FULL") -> SqliteStore:
@@ -65,25 +64,30 @@ class SqliteStore(Store):
         against a crash of the process. Raises IansError for a database made by a
         newer IANS.
         """
-        writer = await aiosqlite.connect(path, isolation_level=None)
+        if synchronous not in ("FULL", "NORMAL"):
+            raise IansError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+        setup = await aiosqlite.connect(path, isolation_level=None)
         try:
-            await writer.execute("PRAGMA journal_mode=WAL")
-            await writer.execute(f"PRAGMA synchronous={synchronous}")
-            await writer.execute("PRAGMA foreign_keys=ON")
-            await writer.execute("PRAGMA busy_timeout=5000")
-            await _migrate(writer)
-            reader = await aiosqlite.connect(path, isolation_level=None)
+            await setup.execute("PRAGMA journal_mode=WAL")
+            await setup.execute("PRAGMA busy_timeout=5000")
+            await _migrate(setup)
+        finally:
+            await setup.close()
+        reader = await aiosqlite.connect(path, isolation_level=None)
+        try:
             await reader.execute("PRAGMA query_only=1")
             await reader.execute("PRAGMA busy_timeout=5000")
+            commits = await GroupCommit.start(path, synchronous)
         except BaseException:
-            await writer.close()
+            await reader.close()
             raise
-        return cls(writer, reader)
+        return cls(commits, reader)
 
     async def close(self) -> None:
-        await self._commits.close()
-        await self._reader.close()
-        await self._writer.close()
+        try:
+            await self._commits.close()
+        finally:
+            await self._reader.close()
 
     async def _write(self, batch: Batch, item: Any) -> Any:
         return await self._commits.submit(batch, item)
@@ -173,9 +177,7 @@ class SqliteStore(Store):
             return [(from_us(due), cid) for due, cid in await cursor.fetchall()]
 
     async def fire(self, chase_ids: Sequence[int], now: datetime) -> list[Fired]:
-        if len(self._policies) > 50_000:  # a cache of parsed policies, not a record: keep it small
-            self._policies.clear()
-        fired: list[Fired] = await self._write(batches.fire, (list(chase_ids), now, self._policies))
+        fired: list[Fired] = await self._write(batches.fire, (list(chase_ids), now))
         return fired
 
     # --- facts ----------------------------------------------------------------------

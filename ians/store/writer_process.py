@@ -1,0 +1,149 @@
+"""The store's writer process: one SQLite connection that runs the transactions the
+server's GroupCommit sends it, one after another, and answers each after its commit.
+
+WAL checkpoints (copying committed pages from the WAL into the database file) run in a
+thread of their own, every CHECKPOINT_EVERY seconds, instead of inside the commit that
+crosses SQLite's threshold: that commit, and every acknowledgement waiting on it, used
+to stall for the whole copy (measured: rounds at 0.55 of the ack ceiling next to rounds
+at 0.75; with checkpoints aside, every round at 0.71 or more). Under sustained writes a
+passive checkpoint never catches the last commit, so the WAL would only grow; once it
+holds WAL_RESTART_FRAMES pages the writer itself finishes the checkpoint and starts the
+WAL over, between two transactions, when little is left to copy.
+
+Started by `GroupCommit.start`, never by hand:
+    python -m ians.store.writer_process FD DATABASE SYNCHRONOUS
+FD is its end of a socket pair. It stops at the end of its input, that is when the
+server closes the store or dies (even by kill -9); a transaction that was running then
+commits or rolls back whole, as SQLite guarantees.
+"""
+
+from __future__ import annotations
+
+import pickle
+import signal
+import socket
+import sqlite3
+import sys
+import threading
+
+from ians.errors import IansError
+from ians.store.writer import HEADER_SIZE, Reply, Request, frame, unframe_size
+
+CHECKPOINT_EVERY = 0.1  # seconds; a checkpoint with nothing to copy costs next to nothing
+WAL_RESTART_FRAMES = 10_000  # pages (40 MiB of 4 KiB pages)
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's: it closes the store
+    fd, path, synchronous = int(argv[0]), argv[1], argv[2]
+    with socket.socket(fileno=fd) as channel:
+        try:
+            conn = connect(path, synchronous)
+        except Exception as exc:
+            _send(channel, ("error", exc))
+            return 1
+        checkpointer = Checkpointer(path, synchronous)
+        try:
+            if not _send(channel, ("ready", None)):
+                return 0
+            while (request := _receive(channel)) is not None:
+                if not _send(channel, commit(conn, request)):
+                    return 0
+                if checkpointer.wal_frames >= WAL_RESTART_FRAMES:
+                    checkpointer.restart_wal(conn)
+        finally:
+            checkpointer.stop()
+            conn.close()
+    return 0
+
+
+def connect(path: str, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's work
+    conn.execute(f"PRAGMA journal_size_limit={WAL_RESTART_FRAMES * 4096}")
+    return conn
+
+
+class Checkpointer:
+    """Checkpoints the WAL from its own connection and thread (PASSIVE: never blocks
+    the writer, and the writer starts the WAL over once all of it has been copied)."""
+
+    def __init__(self, path: str, synchronous: str) -> None:
+        self.wal_frames = 0  # as the last checkpoint found it
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute(f"PRAGMA synchronous={synchronous}")
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ians-checkpoints", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+        self._conn.close()
+
+    def restart_wal(self, writer: sqlite3.Connection) -> None:
+        """Finish the checkpoint on the writer's connection and start the WAL over (waits
+        for readers of the old WAL up to the busy timeout; tried again later if they stay)."""
+        _, frames, _ = writer.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        self.wal_frames = max(frames, 0)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(CHECKPOINT_EVERY):
+            try:
+                _, frames, _ = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                self.wal_frames = max(frames, 0)
+            except sqlite3.Error as exc:  # tried again next time; the WAL keeps every commit
+                print(f"ians writer process: WAL checkpoint failed: {exc}", file=sys.stderr)
+
+
+def commit(conn: sqlite3.Connection, request: Request) -> Reply:
+    """Run every batch of the request in one transaction: all of it commits, or none."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        results = [batch(conn, items) for batch, items in request]
+        conn.execute("COMMIT")
+    except Exception as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        return "error", exc
+    return "ok", results
+
+
+def _receive(channel: socket.socket) -> Request | None:
+    header = _read(channel, HEADER_SIZE)
+    if header is None:
+        return None
+    body = _read(channel, unframe_size(header))
+    if body is None:
+        return None
+    request: Request = pickle.loads(body)
+    return request
+
+
+def _read(channel: socket.socket, size: int) -> bytes | None:
+    data = bytearray()
+    while len(data) < size:
+        chunk = channel.recv(min(size - len(data), 1 << 20))
+        if not chunk:
+            return None
+        data += chunk
+    return bytes(data)
+
+
+def _send(channel: socket.socket, reply: Reply) -> bool:
+    try:
+        data = frame(reply)
+    except Exception as exc:  # an unpicklable error: send what it said
+        data = frame(("error", IansError(f"{type(exc).__name__} in the store: {reply[1]!r}")))
+    try:
+        channel.sendall(data)
+    except OSError:  # the server has gone
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
