@@ -72,6 +72,16 @@ class Run:
     def rate(self) -> float:
         return len(self.latencies) / self.seconds if self.seconds else 0.0
 
+    @property
+    def busy(self) -> float:
+        """Share of the run's wall time the event-loop thread was on a CPU."""
+        return self.cpu_seconds / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_us(self) -> float:
+        """Event-loop thread CPU per request, server and client, in microseconds."""
+        return self.cpu_seconds / len(self.latencies) * 1e6 if self.latencies else 0.0
+
     def add(self, other: Run) -> None:
         self.seconds += other.seconds
         self.cpu_seconds += other.cpu_seconds
@@ -150,8 +160,8 @@ def report(name: str, r: Run) -> None:
         f" max {max(r.latencies) * 1e3:.1f} ms; statuses {r.statuses}"
     )
     print(
-        f"      event-loop thread: {r.cpu_seconds / r.seconds:.0%} busy,"
-        f" {r.cpu_seconds / len(r.latencies) * 1e6:.0f} us CPU per request (server + client)"
+        f"      event-loop thread: {r.busy:.0%} busy, {r.cpu_us:.0f} us CPU per request"
+        " (server + client)"
     )
 
 
@@ -232,9 +242,8 @@ async def main(args: argparse.Namespace) -> None:
                 per = (counter.items - before[1]) / max(commits, 1)
                 print(
                     f"   round {r + 1}: ceiling {c.rate:,.0f} req/s, IANS {i.rate:,.0f} acks/s"
-                    f" ({commits} commits, {per:.1f} acks each, loop"
-                    f" {i.cpu_seconds / i.seconds:.0%} busy, {i.cpu_seconds / len(i.latencies) * 1e6:.0f}"
-                    f" vs {c.cpu_seconds / len(c.latencies) * 1e6:.0f} us CPU per request),"
+                    f" ({commits} commits, {per:.1f} acks each; loop {i.busy:.0%} busy,"
+                    f" {i.cpu_us:.0f} vs {c.cpu_us:.0f} us CPU per request),"
                     f" ratio {ratios[-1]:.2f}"
                 )
         commits, per_commit = counter.commits, counter.items / max(counter.commits, 1)

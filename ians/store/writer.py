@@ -143,6 +143,11 @@ class GroupCommit:
             raise payload if isinstance(payload, Exception) else IansError(str(payload))
         return cls(process, reader, writer)
 
+    @property
+    def pid(self) -> int:
+        """The writer process's id."""
+        return int(self._process.pid)
+
     async def submit(self, batch: Batch, item: Any) -> Any:
         if self._broken is not None:
             raise self._broken

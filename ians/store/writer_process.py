@@ -49,8 +49,7 @@ def main(argv: list[str]) -> int:
             while (request := _receive(channel)) is not None:
                 if not _send(channel, commit(conn, request)):
                     return 0
-                if checkpointer.wal_frames >= WAL_RESTART_FRAMES:
-                    checkpointer.restart_wal(conn)
+                checkpointer.after_commit(conn)
         finally:
             checkpointer.stop()
             conn.close()
@@ -73,6 +72,7 @@ class Checkpointer:
 
     def __init__(self, path: str, synchronous: str) -> None:
         self.wal_frames = 0  # as the last checkpoint found it
+        self.checkpoints = 0
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute(f"PRAGMA synchronous={synchronous}")
         self._stopping = threading.Event()
@@ -84,17 +84,20 @@ class Checkpointer:
         self._thread.join()
         self._conn.close()
 
-    def restart_wal(self, writer: sqlite3.Connection) -> None:
-        """Finish the checkpoint on the writer's connection and start the WAL over (waits
-        for readers of the old WAL up to the busy timeout; tried again later if they stay)."""
-        _, frames, _ = writer.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
-        self.wal_frames = max(frames, 0)
+    def after_commit(self, writer: sqlite3.Connection) -> None:
+        """Once the WAL holds WAL_RESTART_FRAMES pages, finish the checkpoint on the
+        writer's connection and start the WAL over (waits for readers of the old WAL up
+        to the busy timeout; tried again after the next commit if they stay)."""
+        if self.wal_frames >= WAL_RESTART_FRAMES:
+            _, frames, _ = writer.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            self.wal_frames = max(frames, 0)
 
     def _run(self) -> None:
         while not self._stopping.wait(CHECKPOINT_EVERY):
             try:
                 _, frames, _ = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 self.wal_frames = max(frames, 0)
+                self.checkpoints += 1
             except sqlite3.Error as exc:  # tried again next time; the WAL keeps every commit
                 print(f"ians writer process: WAL checkpoint failed: {exc}", file=sys.stderr)
 

@@ -1,0 +1,138 @@
+"""The store's writer process: errors across the boundary, a dead or interrupted writer,
+draining on close, and the WAL checkpoints it runs aside from the commits."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import signal
+import sqlite3
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ians.errors import FileError, NotDelivered, Problem, UnknownMessage
+from ians.store import batches, writer_process
+from ians.store.sqlite import SqliteStore
+from ians.store.writer import StoreClosed
+from ians.store.writer_process import Checkpointer, connect
+
+AT = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+def test_errors_keep_their_type_message_and_details_across_the_boundary() -> None:
+    errors = [
+        UnknownMessage("ew-1"),
+        NotDelivered("ew-1", "hun-1"),
+        FileError([Problem("contacts/hu.yaml", 40, "pocs[1].email", "not an email")]),
+    ]
+    for error in errors:
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error)
+        assert (str(copy), copy.message, copy.details, copy.status) == (
+            str(error),
+            error.message,
+            error.details,
+            error.status,
+        )
+    assert copy.problems == errors[-1].problems  # type: ignore[attr-defined]
+
+
+async def test_a_dead_writer_fails_writes_with_503_and_keeps_what_it_committed(
+    db_path: Path,
+) -> None:
+    store = await SqliteStore.open(db_path)
+    await store.set_poc_token_hash("hun-1", "hash-1", AT)
+    os.kill(store._commits.pid, signal.SIGKILL)
+    with pytest.raises(StoreClosed, match="writer process stopped") as raised:
+        for _ in range(50):  # the first writes may go out before the death is noticed
+            await store.set_poc_token_hash("hun-2", "hash-2", AT)
+    assert raised.value.status == 503
+    await store.close()  # no hang
+
+    store = await SqliteStore.open(db_path)
+    try:
+        assert await store.poc_token_hashes() == {"hash-1": "hun-1"}
+    finally:
+        await store.close()
+
+
+async def test_ctrl_c_is_the_servers_the_writer_goes_on(store: SqliteStore) -> None:
+    os.kill(store._commits.pid, signal.SIGINT)
+    await asyncio.sleep(0)
+    await store.set_poc_token_hash("hun-1", "hash-1", AT)
+    assert await store.poc_token_hashes() == {"hash-1": "hun-1"}
+
+
+async def test_a_write_that_cannot_be_sent_fails_alone(store: SqliteStore) -> None:
+    with pytest.raises((pickle.PicklingError, AttributeError)):
+        await store._commits.submit(batches.set_meta, ("key", lambda: "not picklable"))
+    await store.set_admin_token_hash("fine")
+    assert await store.admin_token_hash() == "fine"
+
+
+async def test_close_commits_every_write_already_queued(db_path: Path) -> None:
+    store = await SqliteStore.open(db_path)
+    writes = [
+        asyncio.create_task(store.set_poc_token_hash(f"poc-{i}", f"hash-{i}", AT))
+        for i in range(300)
+    ]
+    await asyncio.sleep(0)  # queued, most not yet sent
+    await store.close()
+    assert all(w.done() and w.exception() is None for w in writes)
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("SELECT count(*) FROM tokens").fetchone() == (300,)
+    with pytest.raises(StoreClosed):
+        await store.set_admin_token_hash("too late")
+
+
+def _fill(conn: sqlite3.Connection, rows: int) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS t (x TEXT)")
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany("INSERT INTO t VALUES (?)", [("x" * 400,)] * rows)
+    conn.execute("COMMIT")
+
+
+def test_checkpoints_run_in_their_own_thread_not_in_the_commits(tmp_path: Path) -> None:
+    path = str(tmp_path / "wal.db")
+    sqlite3.connect(path).execute("PRAGMA journal_mode=WAL").close()
+    writer = connect(path, "FULL")
+    _fill(writer, 2_000)  # ~200 pages: SQLite alone would checkpoint only past 1,000
+    size_before = Path(path).stat().st_size
+    checkpointer = Checkpointer(path, "FULL")
+    try:
+        for _ in range(100):  # bounded: 5 s at most
+            if checkpointer.checkpoints and Path(path).stat().st_size > size_before + 500_000:
+                break
+            time.sleep(0.05)
+        assert Path(path).stat().st_size > size_before + 500_000  # the rows reached the file
+        assert checkpointer.wal_frames >= 100
+    finally:
+        checkpointer.stop()
+        writer.close()
+
+
+def test_under_sustained_writes_the_wal_stays_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_process, "WAL_RESTART_FRAMES", 300)
+    monkeypatch.setattr(writer_process, "CHECKPOINT_EVERY", 0.005)
+    path = str(tmp_path / "wal.db")
+    sqlite3.connect(path).execute("PRAGMA journal_mode=WAL").close()
+    writer = connect(path, "NORMAL")
+    checkpointer = Checkpointer(path, "NORMAL")
+    largest = 0
+    try:
+        deadline = time.monotonic() + 10
+        while checkpointer.checkpoints < 40 and time.monotonic() < deadline:
+            _fill(writer, 20)  # with no pause: a passive checkpoint never catches up
+            checkpointer.after_commit(writer)
+            largest = max(largest, Path(path + "-wal").stat().st_size)
+    finally:
+        checkpointer.stop()
+        writer.close()
+    assert checkpointer.checkpoints >= 40
+    assert largest < 20_000_000  # without the restarts: about 100 MB here
