@@ -219,9 +219,9 @@ def summary_ms(values_s: Sequence[float]) -> str:
     return f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {worst:.2f} ms (n={len(values_s)})"
 
 
-def rss_mb() -> float:
-    """Resident set size now (VmRSS), in MiB."""
-    with open("/proc/self/status") as status:
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident set size now (VmRSS) of this process or another, in MiB."""
+    with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
@@ -264,34 +264,39 @@ def tmp_db(prefix: str) -> Path:
     return Path(folder.name) / "ians.db"
 
 
-def _jiffies() -> tuple[int, int]:
-    """(busy jiffies of the whole machine, of this process) so far."""
+def _jiffies(helpers: tuple[int, ...] = ()) -> tuple[int, int]:
+    """(busy jiffies of the whole machine, of this process and its helper processes) so far."""
     with open("/proc/stat") as stat:
         fields = [int(x) for x in stat.readline().split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
     busy = sum(fields[:8]) - idle  # up to steal, without guest (already in user)
-    with open("/proc/self/stat") as stat:
-        own = stat.read().rsplit(")", 1)[1].split()
-    return busy, int(own[11]) + int(own[12])  # utime + stime (all threads)
+    own = 0
+    for pid in ("self", *helpers):
+        with open(f"/proc/{pid}/stat") as stat:
+            times = stat.read().rsplit(")", 1)[1].split()
+        own += int(times[11]) + int(times[12])  # utime + stime (all threads)
+    return busy, own
 
 
 class CpuShare:
-    """CPU used since creation by this process and by everything else on the machine.
+    """CPU used since creation by this process (with its helpers, such as the store's
+    writer process) and by everything else on the machine.
 
     Other processes (tests, builds) on this 2-core machine skew the figures: each
     benchmark prints this so a run under contention can be recognised and repeated.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, helpers: tuple[int, ...] = ()) -> None:
+        self._helpers = helpers
         self.reset()
 
     def reset(self) -> None:
         self._start = time.monotonic()
-        self._busy, self._own = _jiffies()
+        self._busy, self._own = _jiffies(self._helpers)
 
     def cores(self) -> tuple[float, float]:
-        """(cores used by this process, cores used by the others) on average."""
-        busy, own = _jiffies()
+        """(cores used by this process and its helpers, by the others) on average."""
+        busy, own = _jiffies(self._helpers)
         hz = os.sysconf("SC_CLK_TCK")
         wall = max(time.monotonic() - self._start, 1e-9)
         mine = (own - self._own) / hz / wall
@@ -300,4 +305,5 @@ class CpuShare:
     def __str__(self) -> str:
         mine, others = self.cores()
         warning = "  (other load: figures are pessimistic)" if others > 0.2 else ""
-        return f"cpu: this process {mine:.2f} cores, other processes {others:.2f} cores{warning}"
+        ours = "this process and its writer" if self._helpers else "this process"
+        return f"cpu: {ours} {mine:.2f} cores, other processes {others:.2f} cores{warning}"

@@ -98,6 +98,7 @@ async def restart(db: str, countries: int, how: str) -> dict[str, float]:
         figures["ready_s"] = time.perf_counter() - start
         figures["timers"] = len(timers)
         figures["rss_after_mb"], figures["peak_rss_mb"] = rss_mb(), max_rss_mb()
+        figures["writer_rss_mb"] = rss_mb(store._commits.pid)  # type: ignore[attr-defined]
         timers.shutdown()
         await store.close()
     else:
@@ -112,6 +113,8 @@ async def restart(db: str, countries: int, how: str) -> dict[str, float]:
             figures["timers"] = len(services.tracker.timers)
             figures["armed"] = figures["timers"]
             figures["rss_after_mb"], figures["peak_rss_mb"] = rss_mb(), max_rss_mb()
+            store = services.tracker.store
+            figures["writer_rss_mb"] = rss_mb(store._commits.pid)  # type: ignore[attr-defined]
     return figures
 
 
@@ -140,7 +143,8 @@ def report(title: str, f: dict[str, float]) -> None:
         f"   {title}: ready in {f['ready_s']:.2f} s (target <= 2 s) with {f['timers']:,.0f}"
         f" timers armed; RSS {f['rss_before_mb']:.0f} MiB before opening the store,"
         f" {f['rss_after_mb']:.0f} MiB when ready, peak {f['peak_rss_mb']:.0f} MiB"
-        f" (target <= 200 MB); start-up and imports {f['import_s']:.2f} s,"
+        f" (target <= 200 MB), and the store's writer process {f['writer_rss_mb']:.0f} MiB;"
+        f" start-up and imports {f['import_s']:.2f} s,"
         f" registry {f['registry_s']:.2f} s, whole process {f['process_s']:.1f} s"
     )
 

@@ -60,8 +60,9 @@ async def test_a_dead_writer_fails_writes_with_503_and_keeps_what_it_committed(
         await store.close()
 
 
-async def test_ctrl_c_is_the_servers_the_writer_goes_on(store: SqliteStore) -> None:
+async def test_ctrl_c_and_sigterm_are_the_servers_the_writer_goes_on(store: SqliteStore) -> None:
     os.kill(store._commits.pid, signal.SIGINT)
+    os.kill(store._commits.pid, signal.SIGTERM)
     await asyncio.sleep(0)
     await store.set_poc_token_hash("hun-1", "hash-1", AT)
     assert await store.poc_token_hashes() == {"hash-1": "hun-1"}

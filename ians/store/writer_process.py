@@ -34,7 +34,8 @@ WAL_RESTART_FRAMES = 10_000  # pages (40 MiB of 4 KiB pages)
 
 
 def main(argv: list[str]) -> int:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's: it closes the store
+    for stop in (signal.SIGINT, signal.SIGTERM):  # the server's to handle: it closes the store,
+        signal.signal(stop, signal.SIG_IGN)  # and this process ends with its input
     fd, path, synchronous = int(argv[0]), argv[1], argv[2]
     with socket.socket(fileno=fd) as channel:
         try:
