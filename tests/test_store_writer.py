@@ -19,6 +19,8 @@ from ians.store import batches, writer_process
 from ians.store.sqlite import SqliteStore
 from ians.store.writer import StoreClosed
 from ians.store.writer_process import Checkpointer, connect
+from ians.web.keys import tracker_key
+from tests.conftest import Api, early_warning
 
 AT = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -137,3 +139,18 @@ def test_under_sustained_writes_the_wal_stays_bounded(
         writer.close()
     assert checkpointer.checkpoints >= 40
     assert largest < 20_000_000  # without the restarts: about 100 MB here
+
+
+async def test_with_its_writer_gone_the_api_answers_503_and_still_reads(api: Api) -> None:
+    sent = await api.json("POST", "/api/messages", json=early_warning(), status=201)
+    await api.token("hun-1")
+    os.kill(api.app[tracker_key].store._commits.pid, signal.SIGKILL)
+    for _ in range(50):  # the first writes may go out before the death is noticed
+        response = await api.call("POST", f"/api/messages/{sent['id']}/ack", as_="hun-1")
+        if response.status != 200:
+            break
+    body = await response.json()
+    assert response.status == 503, body
+    assert body["error"]["code"] == "store_closed"
+    message = await api.json("GET", f"/api/messages/{sent['id']}")
+    assert message["id"] == sent["id"]

@@ -40,7 +40,10 @@ from ians.errors import IansError
 log = logging.getLogger(__name__)
 
 DEPTH = 3
-"""Transactions in flight at once; measured: 1 → 0.67, 3 → 0.69–0.72 of the ack ceiling."""
+"""Transactions in flight at once (measured: 1 → 0.61–0.67 of the ack ceiling, 3 → 0.64–0.72,
+8 → no better; before checkpoints moved out of the commits)."""
+
+START_TIMEOUT = 30.0  # seconds for the writer process to open the database
 
 Batch = Callable[[Any, list[Any]], list[Any]]
 """Writes a batch of items inside the open transaction (given the sqlite3 connection);
@@ -52,6 +55,9 @@ Request = list[tuple[Batch, list[Any]]]
 Reply = tuple[str, Any]
 """("ready", None) once the child is up, then per transaction ("ok", [results per batch])
 or ("error", the exception that rolled it back)."""
+
+Queued = tuple[Batch, Any, "asyncio.Future[Any]"]
+"""A write waiting for its commit: its batch, its item, its caller's future."""
 
 _HEADER = struct.Struct("!Q")
 
@@ -102,8 +108,8 @@ class GroupCommit:
         self._process = process
         self._reader = reader
         self._writer = writer
-        self._queue: list[tuple[Batch, Any, asyncio.Future[Any]]] = []
-        self._in_flight: deque[list[tuple[Batch, Any, asyncio.Future[Any]]]] = deque()
+        self._queue: list[Queued] = []
+        self._in_flight: deque[list[Queued]] = deque()
         self._slots = asyncio.Semaphore(DEPTH)
         self._ready = asyncio.Event()
         self._closing = False
@@ -134,8 +140,8 @@ class GroupCommit:
             theirs.close()
         reader, writer = await asyncio.open_connection(sock=ours)
         try:
-            kind, payload = await _receive(reader)
-        except (asyncio.IncompleteReadError, ConnectionError):
+            kind, payload = await asyncio.wait_for(_receive(reader), START_TIMEOUT)
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
             kind, payload = "error", IansError("the store's writer process did not start")
         if kind != "ready":
             writer.close()
@@ -209,6 +215,8 @@ class GroupCommit:
             try:
                 kind, payload = await _receive(self._reader)
             except (asyncio.IncompleteReadError, ConnectionError):
+                with contextlib.suppress(TimeoutError):  # for its exit code
+                    await asyncio.wait_for(self._process.wait(), 1.0)
                 self._stop_answering()
                 return
             queued = self._in_flight.popleft()
@@ -242,16 +250,14 @@ class GroupCommit:
         self._queue = []
         self._ready.set()
 
-    def _fail(self, queued: list[tuple[Batch, Any, asyncio.Future[Any]]]) -> None:
+    def _fail(self, queued: list[Queued]) -> None:
         error = self._broken or StoreClosed("the store is closed")
         for _, _, future in queued:
             if not future.done():
                 future.set_exception(error)
 
 
-def _by_batch(
-    queued: list[tuple[Batch, Any, asyncio.Future[Any]]], results: list[list[Any]]
-) -> list[tuple[Batch, list[Any]]]:
+def _by_batch(queued: list[Queued], results: list[list[Any]]) -> list[tuple[Batch, list[Any]]]:
     order = list(dict.fromkeys(batch for batch, _, _ in queued))  # as the request grouped them
     return list(zip(order, results, strict=True))
 
