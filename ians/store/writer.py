@@ -25,6 +25,7 @@ import logging
 import os
 import pickle
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -45,9 +46,9 @@ DEPTH = 3
 
 START_TIMEOUT = 30.0  # seconds for the writer process to open the database
 
-Batch = Callable[[Any, list[Any]], list[Any]]
-"""Writes a batch of items inside the open transaction (given the sqlite3 connection);
-one result (or IansError) per item. A module-level function: it is pickled by name."""
+Batch = Callable[[sqlite3.Connection, list[Any]], list[Any]]
+"""Writes a batch of items inside the open transaction; one result (or IansError) per
+item. A module-level function (ians/store/batches.py): it is pickled by name."""
 
 Request = list[tuple[Batch, list[Any]]]
 """One transaction: each batch with its items."""
