@@ -66,17 +66,12 @@ class SqliteStore(Store):
         """
         if synchronous not in ("FULL", "NORMAL"):
             raise IansError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
-        setup = await aiosqlite.connect(path, isolation_level=None)
-        try:
-            await setup.execute("PRAGMA journal_mode=WAL")
-            await setup.execute("PRAGMA busy_timeout=5000")
-            await _migrate(setup)
-        finally:
-            await setup.close()
         reader = await aiosqlite.connect(path, isolation_level=None)
         try:
-            await reader.execute("PRAGMA query_only=1")
+            await reader.execute("PRAGMA journal_mode=WAL")
             await reader.execute("PRAGMA busy_timeout=5000")
+            await _migrate(reader)  # before the writer process opens it
+            await reader.execute("PRAGMA query_only=1")
             commits = await GroupCommit.start(path, synchronous)
         except BaseException:
             await reader.close()

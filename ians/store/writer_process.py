@@ -30,7 +30,7 @@ from ians.errors import IansError
 from ians.store.writer import HEADER_SIZE, Reply, Request, frame, unframe_size
 
 CHECKPOINT_EVERY = 0.1  # seconds; a checkpoint with nothing to copy costs next to nothing
-WAL_RESTART_FRAMES = 10_000  # pages (40 MiB of 4 KiB pages)
+WAL_RESTART_FRAMES = 10_000  # pages (40 MiB at SQLite's default 4 KiB page)
 
 
 def main(argv: list[str]) -> int:
@@ -63,7 +63,8 @@ def connect(path: str, synchronous: str) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's work
-    conn.execute(f"PRAGMA journal_size_limit={WAL_RESTART_FRAMES * 4096}")
+    (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+    conn.execute(f"PRAGMA journal_size_limit={WAL_RESTART_FRAMES * page_size}")
     return conn
 
 
