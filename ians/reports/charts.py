@@ -275,6 +275,17 @@ def timeline_lanes(facts: ExerciseFacts, names: Names) -> Lanes:
     return Lanes(y, lane_labels, country_labels, title)
 
 
+def timeline_responses(report: Report, lanes: Lanes) -> list[tuple[datetime, float]]:
+    """Each country's answer to an assistance request (scenario time), on its lane of
+    the request."""
+    out = []
+    for r in report.recipients:
+        lane = lanes.y.get((r.message_id, r.country))
+        if r.responded_at is not None and lane is not None:
+            out.append((r.responded_at, lane))
+    return out
+
+
 def _timeline_chart(report: Report, facts: ExerciseFacts, names: Names) -> Figure:
     from matplotlib.collections import LineCollection
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
@@ -311,11 +322,9 @@ def _timeline_chart(report: Report, facts: ExerciseFacts, names: Names) -> Figur
             seen.add(key)
             points[e.kind][0].append(x(exercise.scenario_time(e.at)))
             points[e.kind][1].append(lane)
-    for r in report.recipients:  # a country's answer, on its lane of the request
-        lane = lanes.y.get((r.message_id, r.country))
-        if r.responded_at is not None and lane is not None:
-            points[_RESPONDED][0].append(x(r.responded_at))
-            points[_RESPONDED][1].append(lane)
+    for at, lane in timeline_responses(report, lanes):
+        points[_RESPONDED][0].append(x(at))
+        points[_RESPONDED][1].append(lane)
 
     segments = []
     for c in facts.chases:

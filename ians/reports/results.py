@@ -20,7 +20,7 @@ from ians.reports.page import (
     when,
 )
 
-_TITLE_WIDTH = 95  # characters of a chart title per line: the figure's width at 9 pt
+_TITLE_WIDTH = 85  # characters of a chart title per line: the 8-inch figure at 10.8 pt
 _LABEL_WIDTH = 34  # characters of an answer label per line, in the left margin
 
 
