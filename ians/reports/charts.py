@@ -368,7 +368,7 @@ def _timeline_chart(report: Report, facts: ExerciseFacts, names: Names) -> Figur
             markeredgecolor=colour,
         )
         for kind, (label, marker, colour, filled) in _MARKS.items()
-        if kind != _RESPONDED or points[kind][0]  # no assistance asked: no such mark
+        if points[kind][0]  # only the marks drawn: no "gave up" where nobody was given up on
     ]
     if exercise.state == "stopped" and exercise.ended_at is not None:
         ax.axvline(horizon, color=_STOPPED_COLOUR, linestyle="--", linewidth=1.5, zorder=2)
