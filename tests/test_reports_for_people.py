@@ -189,6 +189,22 @@ def test_a_timeline_of_one_message_names_it_in_its_title() -> None:
     assert [t for _, t in lanes.country_labels] == ["CAA Aland", "CBB"]
 
 
+def test_a_timeline_of_very_many_lanes_packs_each_country_into_one_row() -> None:
+    facts = edge_facts([60.0] * 76)  # 76 countries …
+    second = [c._replace(message_id="ew-f") for c in facts.chases]  # … times 2 messages
+    ew2 = facts.messages[0].message.model_copy(update={"id": "ew-f"})
+    facts = replace(
+        facts,
+        messages=[*facts.messages, replace(facts.messages[0], inject="ew2", message=ew2)],
+        chases=[*facts.chases, *second],
+    )
+    lanes = timeline_lanes(facts, NAMES)
+    assert len(lanes.y) == 152 and lanes.lane_labels == []
+    assert lanes.title.startswith("Timeline (each country's messages in the order sent")
+    assert [p for p, _ in lanes.country_labels] == list(range(76))  # a row per country
+    assert lanes.y[("ew-e", "CAA")] < lanes.y[("ew-f", "CAA")] < 0.5
+
+
 # --- the per-country chart ---------------------------------------------------------------
 
 

@@ -230,6 +230,7 @@ def _country_time_chart(report: Report, names: Names) -> Figure:
 # --- timeline ----------------------------------------------------------------------------
 
 _GAP = 0.6  # between countries, in lanes
+_LABELLED_LANES = 150  # beyond, a country's lanes share its row unlabelled (a bounded chart)
 
 
 @dataclass(frozen=True)
@@ -237,28 +238,38 @@ class Lanes:
     """Where the timeline draws each chase: one lane per (message, country)."""
 
     y: dict[tuple[str, str], float]  # (message id, country): lane position, top = 0
-    lane_labels: list[tuple[float, str]]  # (position, inject); empty for one message only
+    lane_labels: list[tuple[float, str]]  # (position, inject); none for one message only
     country_labels: list[tuple[float, str]]  # (centre of the country's lanes, `HUN Hungary`)
     title: str
+    inches: float  # of height per unit of position
 
 
 def timeline_lanes(facts: ExerciseFacts, names: Names) -> Lanes:
     """The lanes of the timeline: per country in code order, its messages in the order
     sent, each labelled with its inject (a message a PoC sent: its type). With one message
-    only, no lane labels: the title names it."""
+    only, no lane labels: the title names it. With over _LABELLED_LANES lanes, each
+    country's lanes are packed into one row, unlabelled, and the title says so."""
     order = {s.message.id: i for i, s in enumerate(facts.messages)}
     label = {
         s.message.id: s.inject or s.message.type.value.replace("_", " ") for s in facts.messages
     }
-    per_country: dict[str, list[str]] = {}
+    per_country: dict[str, set[str]] = {}
     for c in facts.chases:
         if c.message_id in order:
-            per_country.setdefault(c.country, []).append(c.message_id)
+            per_country.setdefault(c.country, set()).add(c.message_id)
+    lanes = {k: sorted(v, key=order.__getitem__) for k, v in sorted(per_country.items())}
+    packed = sum(map(len, lanes.values())) > _LABELLED_LANES
     y: dict[tuple[str, str], float] = {}
     lane_labels, country_labels = [], []
     at = 0.0
-    for country in sorted(per_country):
-        ids = sorted(set(per_country[country]), key=order.__getitem__)
+    for country, ids in lanes.items():
+        if packed:  # one row per country, its lanes spread over 0.6 of it
+            step = min(0.22, 0.6 / max(1, len(ids) - 1))
+            for i, mid in enumerate(ids):
+                y[(mid, country)] = at + (i - (len(ids) - 1) / 2) * step
+            country_labels.append((at, names.country(country)))
+            at += 1
+            continue
         for mid in ids:
             y[(mid, country)] = at
             lane_labels.append((at, label[mid]))
@@ -266,13 +277,16 @@ def timeline_lanes(facts: ExerciseFacts, names: Names) -> Lanes:
         country_labels.append((at - 1 - (len(ids) - 1) / 2, names.country(country)))
         at += _GAP
     title = "Timeline"
-    if len({mid for mid, _ in y}) == 1:
+    if packed:
+        title += " (each country's messages in the order sent, top to bottom)"
+        lane_labels = []
+    elif len({mid for mid, _ in y}) == 1:
         title += f" of inject {lane_labels[0][1]}"
         lane_labels = []
     exercise = facts.exercise
     if exercise.state == "stopped" and exercise.ended_at is not None:
         title += f": stopped at {when(exercise.ended_at)}, before it completed"
-    return Lanes(y, lane_labels, country_labels, title)
+    return Lanes(y, lane_labels, country_labels, title, 0.35 if packed else 0.2)
 
 
 def timeline_responses(report: Report, lanes: Lanes) -> list[tuple[datetime, float]]:
@@ -296,8 +310,8 @@ def _timeline_chart(report: Report, facts: ExerciseFacts, names: Names) -> Figur
     lane_font = 7.0
     inner = _label_margin([t for _, t in lanes.lane_labels], lane_font) if lanes.lane_labels else 0
     outer = _label_margin([t for _, t in lanes.country_labels])
-    depth = max((v for v in lanes.y.values()), default=0) + 1
-    fig, ax = new_figure(max(2.4, 1.2 + 0.2 * depth), left=inner + outer, right=1.9)
+    depth = max((p for p, _ in [*lanes.country_labels, *lanes.lane_labels]), default=0) + 1
+    fig, ax = new_figure(max(2.4, 1.2 + lanes.inches * depth), left=inner + outer, right=1.9)
     ax.set_title(lanes.title, loc="left")
     if not lanes.y:
         note(ax, "No messages sent")
