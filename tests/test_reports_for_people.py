@@ -312,3 +312,11 @@ def test_a_scale_tally_carries_its_labels() -> None:
     with_labels, without = tally([q, plain], [])
     assert with_labels["labels"] == {"3": "very"} and with_labels["mean"] is None
     assert "labels" not in without
+
+
+def test_a_question_nobody_answered_yet_has_an_axis_from_zero() -> None:
+    empty = results([])
+    empty["questions"][0] = {**empty["questions"][0], "answers": 0, "tally": {"yes": 0}}
+    chart = texts(figure(render_results(empty, "html").decode(), "tally-q2"))
+    assert "0" in chart and "1" in chart
+    assert not [t for t in chart if t.startswith(("\u2212", "-"))]  # no negative counts

@@ -123,6 +123,7 @@ def _charts(results: dict[str, Any]) -> list[Figure_]:
             ax.invert_yaxis()
             ax.set_xlabel("answers")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_xlim(0, max(1, *q["tally"].values()))  # no answers yet: 0 to 1, not ±0.05
             # the figure's left edge, not the axes': a long title has the whole width
             width = fig.get_figwidth() - left - right
             ax.set_title(title, loc="left", x=(0.1 - left) / width, ha="left")
