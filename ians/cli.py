@@ -363,6 +363,7 @@ async def _rendered(store: Store, exercise_id: str, fmt: str, registry: Registry
     """The report of an exercise, or the results of a consultation, in `fmt`."""
     from ians.consultations import Opened, results, results_csv
     from ians.reports.build import build_report
+    from ians.reports.page import Names
     from ians.reports.render import render
     from ians.reports.results import render_results
     from ians.scenarios.loader import load_scenario
@@ -370,7 +371,7 @@ async def _rendered(store: Store, exercise_id: str, fmt: str, registry: Registry
     record = await store.exercise(exercise_id)
     if record.kind != "consultation":
         facts = await store.exercise_facts(exercise_id)
-        return render(build_report(facts), facts, fmt)
+        return render(build_report(facts), facts, fmt, Names.of(registry))
     scenario = load_scenario(record.scenario, registry, name=record.id)
     assert isinstance(scenario, ConsultationScenario)
     opened = Opened(record, scenario)
@@ -381,7 +382,7 @@ async def _rendered(store: Store, exercise_id: str, fmt: str, registry: Registry
     found = results(opened, invitations, responses)
     if fmt == "json":
         return (json.dumps(found, indent=2, ensure_ascii=False) + "\n").encode()
-    return render_results(found, fmt)
+    return render_results(found, fmt, Names.of(registry))
 
 
 async def _follow(

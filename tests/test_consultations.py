@@ -241,6 +241,9 @@ async def test_results_of_a_hand_made_set(api: Api) -> None:
     for fmt in ("md", "html"):
         page = await api.call("GET", f"/api/consultations/{cid}/results?format={fmt}")
         assert page.status == 200 and "Works well" in await page.text()
+    md = await (await api.call("GET", f"/api/consultations/{cid}/results?format=md")).text()
+    assert "| rou-1 | ROU Romania | — |" in md  # country named from the registry; no org given
+    assert "| HUN Hungary | 3 | 2 | 66.7% |" in md
     await api.json("GET", f"/api/consultations/{cid}/results?format=pdf", status=422)
 
 

@@ -4,6 +4,7 @@ the virtual engine agreeing with live tracking."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -368,6 +369,8 @@ async def test_the_report_comes_in_every_format(make_api: AppFactory, exact: Reg
         pages[fmt] = await response.text()
     assert pages["csv"].splitlines()[0].startswith("inject,message_id,type,country")
     assert "Danube ammonia release" in pages["md"] and "<svg" in pages["html"]
+    assert "| HUN Hungary |" in pages["md"]  # countries named from the server's registry
+    assert json.loads(pages["json"])["exercise"]["state"] == "completed"
     await api.json("GET", f"/api/exercises/{created['id']}/report?format=pdf", status=422)
 
 

@@ -242,6 +242,7 @@ def test_report_from_hand_made_facts() -> None:
         "kind": "drill",
         "clock": "virtual",
         "speed": 1,
+        "state": "completed",
         "started_at": "2026-11-27T09:00:00Z",
         "ended_at": "2026-11-27T11:00:00Z",
     }

@@ -122,6 +122,8 @@ def tally(questions: Sequence[Question], responses: Sequence[Response]) -> list[
         elif isinstance(q, ScaleQuestion):
             row["tally"] = {str(n): sum(v == n for v in given) for n in range(q.min, q.max + 1)}
             row["mean"] = round(sum(given) / len(given), 3) if given else None
+            if q.labels:  # what the ends (or any point) of the scale mean, for readers
+                row["labels"] = {str(n): text for n, text in sorted(q.labels.items())}
         else:
             row["texts"] = list(given)
         out.append(row)

@@ -36,6 +36,7 @@ def build_report(facts: ExerciseFacts) -> Report:
             kind=exercise.kind,
             clock=exercise.clock,
             speed=exercise.speed,
+            state=exercise.state,
             started_at=exercise.started_at,
             ended_at=exercise.ended_at,
         ),

@@ -49,6 +49,7 @@ class ExerciseSection(_Part):
     kind: str
     clock: str
     speed: Annotated[float, PlainSerializer(_number)]
+    state: str  # running | completed | stopped
     started_at: Time
     ended_at: Time | None
 

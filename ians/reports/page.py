@@ -9,15 +9,20 @@ from __future__ import annotations
 import io
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import TYPE_CHECKING
+
+from ians.domain.durations import format_duration
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from ians.domain.contacts import Registry
 
 Figure_ = tuple[str, str, str]
 """A chart ready for a page: (id, caption, inline svg)."""
@@ -31,6 +36,53 @@ class Table:
     more: int = 0  # rows left out
     empty: str = "None."
     numeric: frozenset[int] = field(default_factory=frozenset)  # right-aligned columns
+
+
+@dataclass(frozen=True)
+class Names:
+    """Who is who, for people: country names and PoCs' organisations, from the registry.
+
+    A code or id the registry does not know is shown as it is.
+    """
+
+    countries: Mapping[str, str] = field(default_factory=dict)  # code: name
+    pocs: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # id: (country, org)
+
+    @classmethod
+    def of(cls, registry: Registry | None) -> Names:
+        if registry is None:
+            return cls()
+        return cls(
+            {c.code: c.name for c in registry.countries.values()},
+            {p.id: (p.country, p.organization) for p in registry.pocs.values()},
+        )
+
+    def country(self, code: str) -> str:
+        """`HUN Hungary`: the code first, so lists sorted by code read in order."""
+        name = self.countries.get(code)
+        return f"{code} {name}" if name else code
+
+
+def when(at: datetime | str | None) -> str:
+    """A time for people, to the second: `2026-11-27 16:09:55 UTC`; `—` for none.
+
+    A string is read as ISO 8601 (as the consultation results give times).
+    """
+    if at is None:
+        return "—"
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def span(seconds: float | None) -> str:
+    """A duration for people: whole seconds (`9m56s`), tenths under 10 s (`1.5s`); `—` for none."""
+    if seconds is None:
+        return "—"
+    shown = round(seconds, 1) if seconds < 10 else round(seconds)
+    return format_duration(timedelta(seconds=shown))
 
 
 def md_cell(text: str) -> str:
@@ -50,6 +102,7 @@ thead th{background:#f3f4f6}tbody th{font-weight:normal}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:1.5rem 0}figure svg{max-width:100%;height:auto}
 figcaption{font-size:.9rem;color:#444}
+.banner{border-left:.3rem solid #D55E00;background:#fdf0e9;padding:.6rem 1rem;margin:1rem 0}
 details summary{cursor:pointer;font-weight:600;margin:1.5rem 0 .5rem}
 .more{color:#555;font-size:.9rem}
 """
@@ -100,7 +153,9 @@ def svg(key: str, caption: str, fig: Figure) -> tuple[str, str, str]:
     return key, caption, text
 
 
-def new_figure(height: float, left: float = 0.75, right: float = 0.25) -> tuple[Figure, Axes]:
+def new_figure(
+    height: float, left: float = 0.75, right: float = 0.25, top: float = 0.35
+) -> tuple[Figure, Axes]:
     """An 8-inch-wide figure whose axes leave these margins (inches) for labels and legend.
 
     Fixed margins, not a layout engine: the labels are known (3-letter codes, short
@@ -111,7 +166,7 @@ def new_figure(height: float, left: float = 0.75, right: float = 0.25) -> tuple[
     width = 8.0
     fig = Figure(figsize=(width, height))
     fig.subplots_adjust(
-        left=left / width, right=1 - right / width, bottom=0.6 / height, top=1 - 0.35 / height
+        left=left / width, right=1 - right / width, bottom=0.6 / height, top=1 - top / height
     )
     return fig, fig.add_subplot()
 
@@ -122,9 +177,14 @@ def note(ax: Axes, text: str) -> None:
     ax.set_yticks([])
 
 
-def markdown(title: str, facts: Sequence[tuple[str, str]], tables: Sequence[Table]) -> str:
-    """A Markdown document: a title, a list of facts, then each table under its heading."""
+def markdown(
+    title: str, facts: Sequence[tuple[str, str]], tables: Sequence[Table], banner: str = ""
+) -> str:
+    """A Markdown document: a title, a banner if any (a quote), a list of facts, then each
+    table under its heading."""
     lines = [f"# {md_cell(title)}", ""]
+    if banner:
+        lines += [f"> **{md_cell(banner)}**", ""]
     lines += [f"- **{k}:** {md_cell(v)}" for k, v in facts]
     for table in tables:
         lines += ["", f"## {md_cell(table.title)}", ""]
@@ -150,15 +210,16 @@ def html_figures(figures: Sequence[Figure_]) -> str:
     return f"<section><h2>Charts</h2>{figs}</section>"
 
 
-def html_document(title: str, facts: Sequence[tuple[str, str]], body: str) -> str:
-    """A self-contained HTML page: the title, the facts, then `body` (HTML, escaped by the
-    caller)."""
+def html_document(title: str, facts: Sequence[tuple[str, str]], body: str, banner: str = "") -> str:
+    """A self-contained HTML page: the title, a banner if any, the facts, then `body`
+    (HTML, escaped by the caller)."""
     listed = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts)
+    shown = f'<p class="banner" role="status">{escape(banner)}</p>' if banner else ""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{CSS}</style></head>"
-        f'<body><main><h1>{escape(title)}</h1><dl class="facts">{listed}</dl>'
+        f'<body><main><h1>{escape(title)}</h1>{shown}<dl class="facts">{listed}</dl>'
         f"{body}</main></body></html>\n"
     )
 

@@ -20,6 +20,7 @@ from ians.errors import Forbidden, InvalidInput
 from ians.exercises import ExerciseRequest, progress
 from ians.reports.build import build_report
 from ians.reports.model import Report as ReportBody
+from ians.reports.page import Names
 from ians.reports.render import FORMATS, media_type
 from ians.reports.render import render as render_report
 from ians.reports.results import render_results
@@ -189,7 +190,8 @@ async def exercise_report(request: web.Request, who: Principal | None) -> web.Re
         )
     facts = await store.exercise_facts(exercise_id)
     # drawing the charts takes about a second for a large exercise: not on the event loop
-    body = await asyncio.to_thread(render_report, build_report(facts), facts, fmt)
+    names = Names.of(request.app[registry_key])
+    body = await asyncio.to_thread(render_report, build_report(facts), facts, fmt, names)
     return web.Response(body=body, headers={"Content-Type": media_type(fmt)})
 
 
@@ -287,7 +289,8 @@ async def consultation_results(request: web.Request, who: Principal | None) -> w
     results = await consultations.results(consultation_id)
     if fmt == "json":
         return render(ConsultationResults.model_validate(results))
-    body = await asyncio.to_thread(render_results, results, fmt)
+    names = Names.of(request.app[registry_key])
+    body = await asyncio.to_thread(render_results, results, fmt, names)
     return web.Response(body=body, headers={"Content-Type": media_type(fmt)})
 
 
