@@ -97,7 +97,7 @@ async def send_message(request: web.Request, who: Principal | None) -> web.Respo
     if who.poc is not None and draft.sender != who.poc.country:
         raise Forbidden(f"a PoC of {who.poc.country} sends only from {who.poc.country}")
     tracker = request.app[tracker_key]
-    message, _ = await tracker.send(draft)
+    message, _ = await tracker.send(draft, by=who.poc)
     response = render(MessageOut.of(message), status=201)
     response.headers["Location"] = f"/api/messages/{message.id}"
     return response
@@ -105,14 +105,13 @@ async def send_message(request: web.Request, who: Principal | None) -> web.Respo
 
 async def get_message(request: web.Request, who: Principal | None) -> web.Response:
     assert who is not None
-    store = request.app[tracker_key].store
-    message = await store.message(request.match_info["message_id"])
-    chases = await store.chases(message.id)
+    tracker = request.app[tracker_key]
+    message = await tracker.store.message(request.match_info["message_id"])
+    chases = await tracker.store.chases(message.id)
     if who.poc is not None and who.poc.country != message.sender:
-        reached = {d.poc for d in await store.deliveries(message.id)}
-        if who.poc.id not in reached:
-            raise Forbidden("only the secretariat, the sender and the recipients see a message")
         chases = [c for c in chases if c.country == who.poc.country]
+    if who.poc is not None and not await tracker.readable(who.poc, message):
+        raise Forbidden("only the secretariat, the sender and the recipients see a message")
     return render(MessageView.with_chases(message, chases))
 
 
