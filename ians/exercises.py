@@ -117,13 +117,17 @@ class Exercises:
             raise InvalidInput.at("simulate", "in virtual time every PoC is simulated already")
         scenario = request.scenario
         if isinstance(scenario, ConsultationScenario):
-            if request.simulate or request.speed != 1:
+            if request.simulate:
                 raise InvalidInput.at(
-                    "speed" if request.speed != 1 else "simulate",
-                    "a consultation runs on the real clock or in virtual time",
+                    "simulate", "a consultation is rehearsed in virtual time, not played"
                 )
             return await self.consultations.open(
-                scenario, request.source, request.clock, request.seed, request.start
+                scenario,
+                request.source,
+                request.clock,
+                request.seed,
+                request.start,
+                request.speed,
             )
         now = self.clock.now()
         start = request.start or now

@@ -130,7 +130,7 @@ async def inbox(request: web.Request, who: Principal | None) -> web.Response:
             name=c.name,
             deadline=(await consultations.get(c.id)).deadline,
             closed=c.state != "running",
-            responded_at=None if r is None else r.submitted_at,
+            responded_at=None if r is None else c.scenario_time(r.submitted_at),
         )
         for c, r in (await store.invited_to(poc.id))[: int(raw)]
     ]
@@ -232,7 +232,7 @@ async def get_consultation(request: web.Request, who: Principal | None) -> web.R
         progress_ = {k: results[k] for k in ("invited", "responded", "response_rate")}
     else:
         await consultations.check_invited(record.id, who.poc.id)
-        own = [r for r in await consultations.store.responses(record.id) if r.poc == who.poc.id]
+        own = [r for r in await consultations.responses(opened) if r.poc == who.poc.id]
         if own:
             response = ResponseView(
                 consultation_id=record.id,
