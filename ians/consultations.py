@@ -162,8 +162,11 @@ class Consultations:
         return Opened(record, self._scenario(record))
 
     async def check_invited(self, consultation_id: str, poc: str) -> None:
-        """Raises Forbidden unless the PoC is invited."""
-        if poc not in {i.poc for i in await self.store.invitations(consultation_id)}:
+        """Raises Forbidden unless the PoC is invited (never to a virtual rehearsal)."""
+        record = await self.store.exercise(consultation_id)
+        if record.clock == ClockKind.VIRTUAL or poc not in {
+            i.poc for i in await self.store.invitations(consultation_id)
+        }:
             raise Forbidden("only the invited points of contact see this consultation")
 
     async def respond(
@@ -286,6 +289,7 @@ def results(
             "deadline": _iso(opened.deadline),
             "closed": record.state != ExerciseState.RUNNING,
             "clock": record.clock,
+            "simulated": record.clock == ClockKind.VIRTUAL,
         },
         "invited": len(invitations),
         "responded": len(answered),

@@ -14,7 +14,6 @@ from ians.clock import Clock
 from ians.delivery import Dispatcher, Notice, NoticeKind
 from ians.domain.chase import Chase, ChaseStatus, Event, EventKind, start_chase
 from ians.domain.contacts import PointOfContact, Registry
-from ians.domain.exercise import ClockKind
 from ians.domain.messages import (
     AnyDraft,
     Message,
@@ -141,7 +140,7 @@ class Tracker:
     async def readable(self, poc: PointOfContact, message: Message) -> bool:
         """Whether the PoC may read the message: its country sent it or it reached the PoC,
         and it is not a rehearsal's (a virtual run's messages reach nobody's inbox)."""
-        if await self.rehearsed(message):
+        if message.simulated:
             return False
         if message.sender == poc.country:
             return True
@@ -156,18 +155,11 @@ class Tracker:
         referred = await self.store.find_message(refers_to)
         if referred is None or (by is not None and not await self.readable(by, referred)):
             return None
-        if await self.rehearsed(referred):
+        if referred.simulated:
             raise InvalidInput.at(
                 "refers_to", f"{refers_to!r} is a message of a virtual run (a rehearsal)"
             )
         return referred
-
-    async def rehearsed(self, message: Message) -> bool:
-        """Whether the message is a virtual run's: simulated, a rehearsal (SPEC §7)."""
-        if message.exercise_id is None:
-            return False
-        exercise = await self.store.exercise(message.exercise_id)
-        return exercise.clock == ClockKind.VIRTUAL
 
     async def acknowledge(
         self, message_id: str, poc: str, note: str | None = None, simulated: bool = False

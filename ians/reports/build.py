@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from ians.domain.chase import Chase
+from ians.domain.chase import Chase, Event, EventKind
 from ians.domain.messages import Message, MessageType
 from ians.reports.facts import Exercise, ExerciseFacts, SentMessage
 from ians.reports.model import (
@@ -38,6 +38,7 @@ def build_report(facts: ExerciseFacts) -> Report:
             speed=exercise.speed,
             started_at=exercise.started_at,
             ended_at=exercise.ended_at,
+            simulated=exercise.clock == "virtual",
         ),
         summary=_summary(rows),
         by_country=[
@@ -52,11 +53,27 @@ def _rows(facts: ExerciseFacts) -> list[RecipientRow]:
     for chase in facts.chases:
         chases[chase.message_id].append(chase)
     responses = _first_responses(facts.messages)
+    played = _played(facts.events)
     return [
-        _row(facts.exercise, sent, chase, responses.get((sent.message.id, chase.country)))
+        _row(
+            facts.exercise,
+            sent,
+            chase,
+            responses.get((sent.message.id, chase.country)),
+            sent.message.simulated or (sent.message.id, chase.country) in played,
+        )
         for sent in facts.messages
         for chase in sorted(chases[sent.message.id], key=lambda c: c.country)
     ]
+
+
+def _played(events: Sequence[Event]) -> set[tuple[str, str]]:
+    """(message, country) whose first acknowledgement was a PoC that IANS played."""
+    first: dict[tuple[str, str], bool] = {}
+    for e in events:
+        if e.kind is EventKind.ACKNOWLEDGED and e.country is not None:
+            first.setdefault((e.message_id, e.country), bool(e.detail.get("simulated")))
+    return {key for key, simulated in first.items() if simulated}
 
 
 def _first_responses(messages: Sequence[SentMessage]) -> dict[tuple[str, str], Message]:
@@ -73,7 +90,11 @@ def _first_responses(messages: Sequence[SentMessage]) -> dict[tuple[str, str], M
 
 
 def _row(
-    exercise: Exercise, sent: SentMessage, chase: Chase, response: Message | None
+    exercise: Exercise,
+    sent: SentMessage,
+    chase: Chase,
+    response: Message | None,
+    simulated: bool,
 ) -> RecipientRow:
     message = sent.message
     target = round(exercise.scenario_seconds(sent.policy.ack_within), 3)
@@ -97,6 +118,7 @@ def _row(
         response_seconds=_seconds(
             exercise, message.sent_at, response.sent_at if response else None
         ),
+        simulated=simulated,
     )
 
 

@@ -51,6 +51,7 @@ class ExerciseSection(_Part):
     speed: Annotated[float, PlainSerializer(_number)]
     started_at: Time
     ended_at: Time | None
+    simulated: bool = False  # a virtual run: a rehearsal, every PoC simulated
 
 
 class AckSeconds(_Part):
@@ -97,6 +98,7 @@ class RecipientRow(_Part):
     escalations: int
     responded_at: Time | None
     response_seconds: Seconds | None
+    simulated: bool = False  # a virtual run's row, or acknowledged by a PoC IANS played
 
 
 class Report(_Part):

@@ -141,6 +141,7 @@ class VirtualExercise:
             refers_to=draft.refers_to,
             content=draft.content,
             exercise_id=self.exercise_id,
+            simulated=True,
         )
 
     def run(self, seed: int | str, *, record_events: bool = True) -> RunResult:

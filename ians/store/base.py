@@ -205,7 +205,7 @@ class Store(ABC):
         events: Sequence[Event],
     ) -> None:
         """Store a whole run at once (a virtual run): the exercise, its messages, settled
-        chases, the deliveries its events record, and the events."""
+        chases and the events; no deliveries, since a rehearsal reaches no inbox."""
 
     # --- consultations ----------------------------------------------------------------
     @abstractmethod
@@ -223,7 +223,8 @@ class Store(ABC):
 
     @abstractmethod
     async def invited_to(self, poc: str) -> list[tuple[Exercise, Response | None]]:
-        """The consultations the PoC is invited to, newest first, with its response."""
+        """The consultations the PoC is invited to, newest first, with its response;
+        never a virtual rehearsal (its invitations reached nobody)."""
 
     @abstractmethod
     async def responses(self, consultation_id: str) -> list[Response]:

@@ -265,20 +265,7 @@ def import_run(
         for sent in messages:
             insert_message(conn, sent.message, sent.policy, sent.inject)
         insert_chases(conn, chases)
-        acked = {
-            (e.message_id, e.poc): to_us(e.at)
-            for e in reversed(events)
-            if e.kind is EventKind.ACKNOWLEDGED
-        }
-        conn.executemany(
-            "INSERT OR IGNORE INTO deliveries"
-            " (message_id, poc, country, delivered_at, acknowledged_at) VALUES (?, ?, ?, ?, ?)",
-            [
-                (e.message_id, e.poc, e.country, to_us(e.at), acked.get((e.message_id, e.poc)))
-                for e in events
-                if e.kind is EventKind.DELIVERED
-            ],
-        )
+        # no delivery rows: a rehearsal reaches no real PoC's inbox (its events tell who)
         insert_events(conn, events)
     return [None] * len(items)
 

@@ -291,7 +291,7 @@ class SqliteStore(Store):
             f"SELECT {EXERCISE_COLUMNS_E}, r.submitted_at, r.answers FROM invitations i"
             " JOIN exercises e ON e.id = i.consultation_id"
             " LEFT JOIN responses r ON r.consultation_id = i.consultation_id AND r.poc = i.poc"
-            " WHERE i.poc = ? ORDER BY e.started_at DESC",
+            " WHERE i.poc = ? AND e.clock != 'virtual' ORDER BY e.started_at DESC",
             (poc,),
         )
         width = len(EXERCISE_COLUMNS.split(","))

@@ -215,6 +215,7 @@ async def _exercise_view(request: web.Request, exercise_id: str) -> ExerciseView
         started_at=e.started_at,
         ended_at=e.ended_at,
         simulate=list(e.simulate),
+        simulated=e.clock == ClockKind.VIRTUAL,
         progress=done,
         report=report,
     )
@@ -247,6 +248,7 @@ async def get_consultation(request: web.Request, who: Principal | None) -> web.R
             description=scenario.description,
             state=record.state,
             closed=record.state != "running",
+            simulated=record.clock == ClockKind.VIRTUAL,
             opened_at=record.started_at,
             deadline=opened.deadline,
             reminders=opened.reminders,
