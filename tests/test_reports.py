@@ -320,6 +320,7 @@ def test_report_from_hand_made_facts() -> None:
         "escalations": 0,
         "responded_at": None,
         "response_seconds": None,
+        "acknowledged_via": "api",  # events made by hand: no via, stored before it was kept
         "simulated": False,  # facts made by hand: no PoC played by IANS
     }
     never = rows[2]
@@ -454,6 +455,7 @@ def test_csv_is_the_recipients_table() -> None:
         "escalations",
         "responded_at",
         "response_seconds",
+        "acknowledged_via",
         "simulated",
     ]
     assert table[0] == header

@@ -153,6 +153,7 @@ async def test_the_danube_drill_scaled_acknowledges_by_response(
     )
     assert (hun["acknowledged_by"], hun["ack_seconds"], hun["reminders"]) == ("hun-1", 2100, 2)
     assert rou["reminders"] == 2 and rou["within_target"] is False
+    assert (rou["acknowledged_via"], rou["simulated"]) == ("response", True)  # scripted
     assert rows["ew1", "ROU"]["acknowledged_at"] is None  # nobody acknowledged ew1
     status = await api.json("GET", f"/api/exercises/{created['id']}")
     assert status["state"] == "completed"

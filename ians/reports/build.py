@@ -53,27 +53,27 @@ def _rows(facts: ExerciseFacts) -> list[RecipientRow]:
     for chase in facts.chases:
         chases[chase.message_id].append(chase)
     responses = _first_responses(facts.messages)
-    played = _played(facts.events)
+    first_acks = _first_acks(facts.events)
     return [
         _row(
             facts.exercise,
             sent,
             chase,
             responses.get((sent.message.id, chase.country)),
-            sent.message.simulated or (sent.message.id, chase.country) in played,
+            first_acks.get((sent.message.id, chase.country)),
         )
         for sent in facts.messages
         for chase in sorted(chases[sent.message.id], key=lambda c: c.country)
     ]
 
 
-def _played(events: Sequence[Event]) -> set[tuple[str, str]]:
-    """(message, country) whose first acknowledgement was a PoC that IANS played."""
-    first: dict[tuple[str, str], bool] = {}
+def _first_acks(events: Sequence[Event]) -> dict[tuple[str, str], Event]:
+    """The first acknowledged event of each (message, country)."""
+    first: dict[tuple[str, str], Event] = {}
     for e in events:
         if e.kind is EventKind.ACKNOWLEDGED and e.country is not None:
-            first.setdefault((e.message_id, e.country), bool(e.detail.get("simulated")))
-    return {key for key, simulated in first.items() if simulated}
+            first.setdefault((e.message_id, e.country), e)
+    return first
 
 
 def _first_responses(messages: Sequence[SentMessage]) -> dict[tuple[str, str], Message]:
@@ -94,7 +94,7 @@ def _row(
     sent: SentMessage,
     chase: Chase,
     response: Message | None,
-    simulated: bool,
+    first_ack: Event | None,
 ) -> RecipientRow:
     message = sent.message
     target = round(exercise.scenario_seconds(sent.policy.ack_within), 3)
@@ -118,7 +118,9 @@ def _row(
         response_seconds=_seconds(
             exercise, message.sent_at, response.sent_at if response else None
         ),
-        simulated=simulated,
+        acknowledged_via=None if first_ack is None else str(first_ack.detail.get("via", "api")),
+        simulated=message.simulated
+        or (first_ack is not None and bool(first_ack.detail.get("simulated"))),
     )
 
 

@@ -98,6 +98,7 @@ class RecipientRow(_Part):
     escalations: int
     responded_at: Time | None
     response_seconds: Seconds | None
+    acknowledged_via: str | None = None  # how the country's first ack came: api, response
     simulated: bool = False  # a virtual run's row, or acknowledged by a PoC IANS played
 
 
