@@ -295,10 +295,8 @@ def _drill(args: argparse.Namespace) -> int:
         simulate = list(registry.countries)
     if args.virtual and simulate:
         raise IansError("--simulate is for the real clock: in virtual time every PoC is simulated")
-    if isinstance(scenario, ConsultationScenario) and (simulate or args.speed != 1):
-        raise IansError(
-            "a consultation runs on the real clock or --virtual, without --speed or --simulate"
-        )
+    if isinstance(scenario, ConsultationScenario) and simulate:
+        raise IansError("a consultation takes no --simulate: rehearse it with --virtual")
     _install_uvloop()
     body = asyncio.run(_run_drill(args, settings, registry, scenario, tuple(simulate), fmt))
     if args.report is not None:

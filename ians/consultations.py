@@ -45,7 +45,11 @@ REMIND, CLOSE = "consultation-reminder", "consultation-close"
 
 @dataclass(frozen=True)
 class Opened:
-    """A consultation as the service needs it: its record and its questionnaire."""
+    """A consultation as the service needs it: its record and its questionnaire.
+
+    `deadline` and `reminders` are in scenario time, as reported; on a scaled clock
+    (`speed: N`) they come N times sooner on the server's clock: `closes_at`, `reminds_at`.
+    """
 
     record: Exercise
     scenario: ConsultationScenario
@@ -57,6 +61,16 @@ class Opened:
     @property
     def reminders(self) -> list[datetime]:
         return reminder_times(self.deadline, self.scenario.reminders, self.record.started_at)
+
+    @property
+    def closes_at(self) -> datetime:
+        """When it closes on the server's clock."""
+        return self.record.server_time(self.deadline)
+
+    @property
+    def reminds_at(self) -> list[datetime]:
+        """When each reminder goes out on the server's clock."""
+        return [self.record.server_time(at) for at in self.reminders]
 
 
 class Consultations:
@@ -83,8 +97,11 @@ class Consultations:
         clock: ClockKind,
         seed: int,
         start: datetime | None,
+        speed: float = 1.0,
     ) -> Exercise:
-        """Open a consultation now (or rehearse it whole in virtual time).
+        """Open a consultation now (or rehearse it whole in virtual time). With `speed` N
+        its deadline and reminders come N times sooner (a 14-day consultation at 336
+        closes in an hour); its times are reported in scenario time.
 
         Raises InvalidInput when its deadline has passed already.
         """
@@ -100,7 +117,7 @@ class Consultations:
             name=scenario.name,
             kind="consultation",
             clock=clock,
-            speed=1.0,
+            speed=speed if clock is ClockKind.REAL else 1.0,
             state=ExerciseState.RUNNING,
             started_at=opened_at,
             wall_started_at=opened_at,
@@ -145,8 +162,11 @@ class Consultations:
         return Opened(record, self._scenario(record))
 
     async def check_invited(self, consultation_id: str, poc: str) -> None:
-        """Raises Forbidden unless the PoC is invited."""
-        if poc not in {i.poc for i in await self.store.invitations(consultation_id)}:
+        """Raises Forbidden unless the PoC is invited (never to a virtual rehearsal)."""
+        record = await self.store.exercise(consultation_id)
+        if record.clock == ClockKind.VIRTUAL or poc not in {
+            i.poc for i in await self.store.invitations(consultation_id)
+        }:
             raise Forbidden("only the invited points of contact see this consultation")
 
     async def respond(
@@ -161,10 +181,10 @@ class Consultations:
         await self.check_invited(consultation_id, poc)
         checked = check_answers(opened.scenario.questions, answers)
         now = self.clock.now()
-        if opened.record.state != ExerciseState.RUNNING or now >= opened.deadline:
+        if opened.record.state != ExerciseState.RUNNING or now >= opened.closes_at:
             raise Conflict("the consultation is closed: no more answers are accepted")
-        first = await self.store.save_response(consultation_id, poc, checked, now, opened.deadline)
-        return first, Response(poc, now, checked)
+        first = await self.store.save_response(consultation_id, poc, checked, now, opened.closes_at)
+        return first, Response(poc, opened.record.scenario_time(now), checked)
 
     async def results(self, consultation_id: str) -> dict[str, Any]:
         """The results (SPEC §8): response rate overall and by country, tallies,
@@ -174,32 +194,23 @@ class Consultations:
         responses = await self.store.responses(consultation_id)
         return results(opened, invitations, responses)
 
+    async def responses(self, opened: Opened) -> list[Response]:
+        """The latest response of each PoC that answered, its time in scenario time."""
+        return in_scenario_time(opened, await self.store.responses(opened.record.id))
+
     async def results_csv(self, consultation_id: str) -> str:
         """One row per respondent: poc, country, submitted_at, then one column per question."""
         opened = await self.get(consultation_id)
-        countries = {i.poc: i.country for i in await self.store.invitations(consultation_id)}
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        questions = opened.scenario.questions
-        writer.writerow(["poc", "country", "submitted_at", *(q.id for q in questions)])
-        for r in await self.store.responses(consultation_id):
-            writer.writerow(
-                [
-                    r.poc,
-                    countries.get(r.poc, ""),
-                    _iso(r.submitted_at),
-                    *(csv_value(r.answers.get(q.id)) for q in questions),
-                ]
-            )
-        return out.getvalue()
+        invitations = await self.store.invitations(consultation_id)
+        return results_csv(opened, invitations, await self.store.responses(consultation_id))
 
     # --- timers ---------------------------------------------------------------------------
 
     def _arm(self, opened: Opened, sent: set[int]) -> None:
-        for number, at in enumerate(opened.reminders, start=1):
+        for number, at in enumerate(opened.reminds_at, start=1):
             if number not in sent:
                 self.timers.arm((REMIND, (opened.record.id, number)), at)
-        self.timers.arm((CLOSE, opened.record.id), opened.deadline)
+        self.timers.arm((CLOSE, opened.record.id), opened.closes_at)
 
     async def _reminders_due(self, keys: list[tuple[str, int]], now: datetime) -> None:
         for consultation_id, number in keys:
@@ -252,10 +263,17 @@ class Consultations:
         return closed
 
 
+def in_scenario_time(opened: Opened, responses: list[Response]) -> list[Response]:
+    """Stored responses (times on the server's clock) with their times in scenario time."""
+    record = opened.record
+    return [replace(r, submitted_at=record.scenario_time(r.submitted_at)) for r in responses]
+
+
 def results(
     opened: Opened, invitations: list[Invitation], responses: list[Response]
 ) -> dict[str, Any]:
-    """The results of a consultation from its invitations and latest responses."""
+    """The results of a consultation from its invitations and latest stored responses."""
+    responses = in_scenario_time(opened, responses)
     answered = {r.poc for r in responses}
     by_country: dict[str, list[int]] = {}
     for i in invitations:
@@ -271,6 +289,7 @@ def results(
             "deadline": _iso(opened.deadline),
             "closed": record.state != ExerciseState.RUNNING,
             "clock": record.clock,
+            "simulated": record.clock == ClockKind.VIRTUAL,
         },
         "invited": len(invitations),
         "responded": len(answered),
@@ -286,6 +305,7 @@ def results(
 
 def results_csv(opened: Opened, invitations: list[Invitation], responses: list[Response]) -> str:
     """One row per respondent: poc, country, submitted_at, then one column per question."""
+    responses = in_scenario_time(opened, responses)
     countries = {i.poc: i.country for i in invitations}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

@@ -117,13 +117,17 @@ class Exercises:
             raise InvalidInput.at("simulate", "in virtual time every PoC is simulated already")
         scenario = request.scenario
         if isinstance(scenario, ConsultationScenario):
-            if request.simulate or request.speed != 1:
+            if request.simulate:
                 raise InvalidInput.at(
-                    "speed" if request.speed != 1 else "simulate",
-                    "a consultation runs on the real clock or in virtual time",
+                    "simulate", "a consultation is rehearsed in virtual time, not played"
                 )
             return await self.consultations.open(
-                scenario, request.source, request.clock, request.seed, request.start
+                scenario,
+                request.source,
+                request.clock,
+                request.seed,
+                request.start,
+                request.speed,
             )
         now = self.clock.now()
         start = request.start or now
@@ -217,8 +221,12 @@ class Exercises:
                 continue  # stopped, or sent before a restart
             inject = live.injects[inject_id]
             draft = inject.draft(live.scenario.mode, live.exercise.started_at, live.sent)  # type: ignore[arg-type]
-            message, _ = await self.tracker.send(
-                draft, exercise_id=exercise_id, policy=live.policies[inject_id], inject=inject_id
+            message, _ = await self.tracker.send(  # a scripted inject: played by IANS
+                draft,
+                exercise_id=exercise_id,
+                policy=live.policies[inject_id],
+                inject=inject_id,
+                simulated=True,
             )
             self._remember(live, message, inject_id)
             if message.type is MessageType.ASSISTANCE_REQUEST:
@@ -240,11 +248,17 @@ class Exercises:
             raise Conflict(f"exercise {exercise.id!r} was stopped")
         return None  # a late reply to a completed exercise: the server's policy
 
-    def _on_sent(self, message: Message) -> None:
-        """A reply sent within a running exercise (by a PoC, through the API): the PoCs the
-        server plays answer it like any message of the exercise."""
+    def _on_sent(self, message: Message, inject: str | None) -> None:
+        """A message of a running exercise is known by its draw key before its deliveries
+        (which arm the simulated PoCs' acks) can run: an inject by its id; a reply (by a
+        PoC through the API, or a simulated response) by that of what it answers."""
         live = self._live.get(message.exercise_id or "")
-        if live is None or message.id in live.keys or message.refers_to not in live.keys:
+        if live is None or message.id in live.keys:
+            return
+        if inject is not None:
+            self._remember(live, message, inject)
+            return
+        if message.refers_to not in live.keys:
             return
         self._remember(live, message, None, key=f"{live.keys[message.refers_to]}-{message.sender}")
 
@@ -268,7 +282,7 @@ class Exercises:
             live = self._by_message.get(message_id)
             if live is None or not await self._chased(message_id, poc_id):
                 continue  # a simulated PoC answers only while its country is chased
-            result = await self.tracker.acknowledge(message_id, poc_id)
+            result = await self.tracker.acknowledge(message_id, poc_id, simulated=True)
             if result.repeated:
                 continue
             await self._maybe_respond(
@@ -286,6 +300,8 @@ class Exercises:
                 simulated_response(request, country, poc_id),
                 exercise_id=live.exercise.id,
                 policy=live.response_policy,
+                by=self.registry.pocs[poc_id],
+                simulated=True,
             )
             self._remember(live, message, None, key=key)
             await self._check(live.exercise.id)

@@ -13,7 +13,7 @@ from datetime import datetime
 from ians.clock import Clock
 from ians.delivery import Dispatcher, Notice, NoticeKind
 from ians.domain.chase import Chase, ChaseStatus, Event, EventKind, start_chase
-from ians.domain.contacts import Registry
+from ians.domain.contacts import PointOfContact, Registry
 from ians.domain.messages import (
     AnyDraft,
     Message,
@@ -23,6 +23,7 @@ from ians.domain.messages import (
     route,
 )
 from ians.domain.policy import AckPolicy, PolicyTable
+from ians.errors import InvalidInput
 from ians.scheduler import TimerWheel
 from ians.store import AckResult, Store
 
@@ -49,7 +50,8 @@ class Tracker:
         self.dispatcher = dispatcher
         self.policies = policies or PolicyTable()
         self.settled: list[Settled] = []  # told of chases that ended, e.g. to complete exercises
-        self.sent: list[Callable[[Message], None]] = []  # told of each message, once stored
+        # told of each message once stored, with its inject, before anything else awaits
+        self.sent: list[Callable[[Message, str | None], None]] = []
         # the policy of a reply to an exercise's message; raises if the exercise was stopped
         self.exercise_replies: ReplyPolicy | None = None
         timers.handle(CHASE, self.fire_due)
@@ -70,20 +72,23 @@ class Tracker:
         exercise_id: str | None = None,
         policy: AckPolicy | None = None,
         inject: str | None = None,
+        by: PointOfContact | None = None,
+        simulated: bool = False,
     ) -> tuple[Message, list[Chase]]:
         """Send a message to the first PoC of each recipient country and start chasing them.
 
         An exercise passes its id, the inject and the policy. A reply to an exercise's
         message (a response to its assistance request, say) belongs to that exercise and
-        is chased with its policy (`exercise_replies`).
+        is chased with its policy (`exercise_replies`). `by` is the PoC sending it, if a
+        PoC does: its `refers_to` may name only a message it may read (`readable`).
+        An assistance response acknowledges the request for its country when nothing
+        did before (by `by`; `simulated` when IANS plays the responder).
 
         Raises InvalidInput (naming the field) for a bad route or reference, Conflict for
         a reply to a stopped exercise.
         """
         routes = route(draft, self.registry)
-        referred = None
-        if draft.refers_to is not None:
-            referred = await self.store.find_message(draft.refers_to)
+        referred = await self._referred(draft.refers_to, by)
         check_reference(draft, referred)
         if referred is not None and referred.exercise_id and exercise_id is None:
             exercise_id = referred.exercise_id
@@ -105,23 +110,66 @@ class Tracker:
         chases = [start_chase(message.id, c, pocs, now, policy) for c, pocs in routes.items()]
         # one `sent` event for the message; each recipient's chase row holds its own start
         events = [Event(now, EventKind.SENT, message.id, detail={"recipients": len(chases)})]
-        chases = await self.store.add_message(message, policy, chases, events, inject)
+        acknowledged: Chase | None = None
+        if message.type is MessageType.ASSISTANCE_RESPONSE:
+            chases, acknowledged = await self.store.add_response(
+                message,
+                policy,
+                chases,
+                events,
+                inject,
+                poc=by.id if by is not None and by.country == message.sender else None,
+                simulated=simulated,
+            )
+        else:
+            chases = await self.store.add_message(message, policy, chases, events, inject)
+        if acknowledged is not None and acknowledged.id is not None:
+            self.timers.disarm((CHASE, acknowledged.id))
         for listener in self.sent:
-            listener(message)
+            listener(message, inject)
         self.timers.arm_many(
             (c.next_due_at, (CHASE, c.id)) for c in chases if c.next_due_at and c.id
         )
         self.dispatcher.submit(
             [Notice(NoticeKind.MESSAGE, message.id, c.pocs[0], c.country, now) for c in chases]
         )
+        if acknowledged is not None:
+            await self._tell_settled([acknowledged])
         return message, chases
 
-    async def acknowledge(self, message_id: str, poc: str, note: str | None = None) -> AckResult:
+    async def readable(self, poc: PointOfContact, message: Message) -> bool:
+        """Whether the PoC may read the message: its country sent it or it reached the PoC,
+        and it is not a rehearsal's (a virtual run's messages reach nobody's inbox)."""
+        if message.simulated:
+            return False
+        if message.sender == poc.country:
+            return True
+        return any(d.poc == poc.id for d in await self.store.deliveries(message.id))
+
+    async def _referred(self, refers_to: str | None, by: PointOfContact | None) -> Message | None:
+        """The message `refers_to` names, or None when there is none, or none the sending
+        PoC may read: answered alike, so a reference tells nothing of what it cannot see.
+        Raises InvalidInput for a message of a virtual run (a rehearsal is closed)."""
+        if refers_to is None:
+            return None
+        referred = await self.store.find_message(refers_to)
+        if referred is None or (by is not None and not await self.readable(by, referred)):
+            return None
+        if referred.simulated:
+            raise InvalidInput.at(
+                "refers_to", f"{refers_to!r} is a message of a virtual run (a rehearsal)"
+            )
+        return referred
+
+    async def acknowledge(
+        self, message_id: str, poc: str, note: str | None = None, simulated: bool = False
+    ) -> AckResult:
         """Record the PoC's acknowledgement, durably, and stop its country's chase.
 
+        `simulated`: a PoC that IANS plays acknowledges (not the PoC's people).
         Raises UnknownMessage, or NotDelivered if the message never reached the PoC.
         """
-        result = await self.store.acknowledge(message_id, poc, self.clock.now(), note)
+        result = await self.store.acknowledge(message_id, poc, self.clock.now(), note, simulated)
         if result.chase.status is not ChaseStatus.PENDING and result.chase.id is not None:
             self.timers.disarm((CHASE, result.chase.id))
         if not result.repeated:

@@ -77,7 +77,7 @@ def test_simulate_prints_a_table_for_people(capsys: pytest.CaptureFixture[str]) 
         (["drill", DANUBE, "--virtual", "--simulate", "HUN"], "--simulate"),
         (["simulate", DANUBE, "--runs", "0"], "--runs"),
         (["drill", str(ROOT / "contacts" / "srb.yaml"), "--virtual"], "kind"),
-        (["drill", CONSULTATION, "--speed", "10"], "consultation"),
+        (["drill", CONSULTATION, "--simulate", "HUN"], "consultation"),
     ],
 )
 def test_cli_mistakes_are_explained(

@@ -245,6 +245,7 @@ def test_report_from_hand_made_facts() -> None:
         "state": "completed",
         "started_at": "2026-11-27T09:00:00Z",
         "ended_at": "2026-11-27T11:00:00Z",
+        "simulated": True,
     }
     # 7 rows; acked 300, 1500, 600, 4800, 900, 300 -> sorted 300 300 600 900 1500 4800:
     # median = 3rd = 600, p90 = ceil(5.4) = 6th = 4800
@@ -320,6 +321,8 @@ def test_report_from_hand_made_facts() -> None:
         "escalations": 0,
         "responded_at": None,
         "response_seconds": None,
+        "acknowledged_via": "api",  # events made by hand: no via, stored before it was kept
+        "simulated": False,  # facts made by hand: no PoC played by IANS
     }
     never = rows[2]
     assert (never["acknowledged_at"], never["acknowledged_by"]) == (None, None)
@@ -453,6 +456,8 @@ def test_csv_is_the_recipients_table() -> None:
         "escalations",
         "responded_at",
         "response_seconds",
+        "acknowledged_via",
+        "simulated",
     ]
     assert table[0] == header
     assert len(table) == 1 + 7

@@ -166,19 +166,36 @@ def fire(chase: Chase, policy: AckPolicy, now: datetime) -> tuple[Chase, list[Ev
     return after, events
 
 
+class Via(StrEnum):
+    """How an acknowledgement came: the `via` of its event."""
+
+    API = "api"
+    RESPONSE = "response"  # the country's assistance response to the request
+
+
 def acknowledge(
-    chase: Chase, poc: str, now: datetime, note: str | None = None
+    chase: Chase,
+    poc: str,
+    now: datetime,
+    note: str | None = None,
+    via: Via = Via.API,
+    simulated: bool = False,
 ) -> tuple[Chase, list[Event]]:
     """Record `poc`'s first acknowledgement of the message (the caller checks it was reached).
 
     The first acknowledgement of any PoC acknowledges the country and ends its
     chase; one after a give-up is still recorded, and is late. Later acks by other
-    PoCs of an acknowledged country are recorded as theirs only. Raises Conflict
-    once the chase's exercise was stopped.
+    PoCs of an acknowledged country are recorded as theirs only. `simulated` marks
+    the act of a PoC played by IANS, not by its people. Raises Conflict once the
+    chase's exercise was stopped.
     """
     if chase.status is ChaseStatus.STOPPED:
         raise Conflict("the exercise of this message was stopped")
-    detail: dict[str, object] = {"note": note} if note else {}
+    detail: dict[str, object] = {"via": via.value}
+    if note:
+        detail["note"] = note
+    if simulated:
+        detail["simulated"] = True
     event = Event(now, EventKind.ACKNOWLEDGED, chase.message_id, chase.country, poc, None, detail)
     if chase.acknowledged_at is not None:
         return chase, [event]
@@ -198,3 +215,18 @@ def acknowledge(
         chase.id,
     )
     return after, [event]
+
+
+def acknowledge_by_response(
+    chase: Chase, poc: str | None, at: datetime, simulated: bool = False
+) -> tuple[Chase, list[Event]]:
+    """The country's assistance response to the request of this chase, sent at `at`.
+
+    A response is also the country's acknowledgement of the request if none came
+    before (SPEC §5): by `poc`, the responding PoC, or else by the first PoC the
+    request reached. An acknowledged chase, or one whose exercise was stopped,
+    comes back unchanged with no events.
+    """
+    if chase.acknowledged_at is not None or chase.status is ChaseStatus.STOPPED:
+        return chase, []
+    return acknowledge(chase, poc or chase.pocs[0], at, via=Via.RESPONSE, simulated=simulated)

@@ -166,6 +166,7 @@ class Message(BaseModel):
     refers_to: str | None = None
     content: Content
     exercise_id: str | None = None
+    simulated: bool = False  # a virtual run's (a rehearsal): it reaches nobody's inbox
 
 
 AnyDraft = (

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from ians.domain.chase import Chase
+from ians.domain.chase import Chase, Event, EventKind
 from ians.domain.messages import Message, MessageType
 from ians.reports.facts import Exercise, ExerciseFacts, SentMessage
 from ians.reports.model import (
@@ -39,6 +39,7 @@ def build_report(facts: ExerciseFacts) -> Report:
             state=exercise.state,
             started_at=exercise.started_at,
             ended_at=exercise.ended_at,
+            simulated=exercise.clock == "virtual",
         ),
         summary=_summary(rows),
         by_country=[
@@ -53,11 +54,27 @@ def _rows(facts: ExerciseFacts) -> list[RecipientRow]:
     for chase in facts.chases:
         chases[chase.message_id].append(chase)
     responses = _first_responses(facts.messages)
+    first_acks = _first_acks(facts.events)
     return [
-        _row(facts.exercise, sent, chase, responses.get((sent.message.id, chase.country)))
+        _row(
+            facts.exercise,
+            sent,
+            chase,
+            responses.get((sent.message.id, chase.country)),
+            first_acks.get((sent.message.id, chase.country)),
+        )
         for sent in facts.messages
         for chase in sorted(chases[sent.message.id], key=lambda c: c.country)
     ]
+
+
+def _first_acks(events: Sequence[Event]) -> dict[tuple[str, str], Event]:
+    """The first acknowledged event of each (message, country)."""
+    first: dict[tuple[str, str], Event] = {}
+    for e in events:
+        if e.kind is EventKind.ACKNOWLEDGED and e.country is not None:
+            first.setdefault((e.message_id, e.country), e)
+    return first
 
 
 def _first_responses(messages: Sequence[SentMessage]) -> dict[tuple[str, str], Message]:
@@ -74,7 +91,11 @@ def _first_responses(messages: Sequence[SentMessage]) -> dict[tuple[str, str], M
 
 
 def _row(
-    exercise: Exercise, sent: SentMessage, chase: Chase, response: Message | None
+    exercise: Exercise,
+    sent: SentMessage,
+    chase: Chase,
+    response: Message | None,
+    first_ack: Event | None,
 ) -> RecipientRow:
     message = sent.message
     target = round(exercise.scenario_seconds(sent.policy.ack_within), 3)
@@ -98,6 +119,9 @@ def _row(
         response_seconds=_seconds(
             exercise, message.sent_at, response.sent_at if response else None
         ),
+        acknowledged_via=None if first_ack is None else str(first_ack.detail.get("via", "api")),
+        simulated=message.simulated
+        or (first_ack is not None and bool(first_ack.detail.get("simulated"))),
     )
 
 

@@ -52,6 +52,7 @@ class ExerciseSection(_Part):
     state: str  # running | completed | stopped
     started_at: Time
     ended_at: Time | None
+    simulated: bool = False  # a virtual run: a rehearsal, every PoC simulated
 
 
 class AckSeconds(_Part):
@@ -98,6 +99,8 @@ class RecipientRow(_Part):
     escalations: int
     responded_at: Time | None
     response_seconds: Seconds | None
+    acknowledged_via: str | None = None  # how the country's first ack came: api, response
+    simulated: bool = False  # a virtual run's row, or acknowledged by a PoC IANS played
 
 
 class Report(_Part):

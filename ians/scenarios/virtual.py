@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ians.domain.chase import Chase, ChaseStatus, Event, EventKind, acknowledge, fire, start_chase
+from ians.domain.chase import (
+    Chase,
+    ChaseStatus,
+    Event,
+    EventKind,
+    acknowledge,
+    acknowledge_by_response,
+    fire,
+    start_chase,
+)
 from ians.domain.contacts import Registry, Role
 from ians.domain.exercise import SentMessage, completed_at
 from ians.domain.messages import (
@@ -70,6 +79,7 @@ class _Run:
     policies: list[AckPolicy] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # the draw key of each chase's message
     chase_messages: list[Message] = field(default_factory=list)
+    chase_index: dict[tuple[str, str], int] = field(default_factory=dict)  # (message, country)
     events: list[Event] = field(default_factory=list)
     now: datetime | None = None
 
@@ -131,6 +141,7 @@ class VirtualExercise:
             refers_to=draft.refers_to,
             content=draft.content,
             exercise_id=self.exercise_id,
+            simulated=True,
         )
 
     def run(self, seed: int | str, *, record_events: bool = True) -> RunResult:
@@ -178,6 +189,7 @@ class VirtualExercise:
         policy: AckPolicy,
         inject: str | None,
         key: str,
+        responder: str | None = None,
     ) -> None:
         run.messages.append(SentMessage(inject, message, policy))
         at = message.sent_at
@@ -185,6 +197,8 @@ class VirtualExercise:
             run.events.append(
                 Event(at, EventKind.SENT, message.id, detail={"recipients": len(routes)})
             )
+        if message.type is MessageType.ASSISTANCE_RESPONSE and message.sender is not None:
+            self._answered(run, message, responder)
         for country, pocs in routes.items():
             index = len(run.chases)
             chase = start_chase(message.id, country, pocs, at, policy, chase_id=index + 1)
@@ -192,6 +206,7 @@ class VirtualExercise:
             run.policies.append(policy)
             run.keys.append(key)
             run.chase_messages.append(message)
+            run.chase_index[message.id, country] = index
             self._reach(run, index, pocs[0], at)
             if chase.next_due_at is not None:
                 run.push(chase.next_due_at, _STEP, index)
@@ -232,7 +247,7 @@ class VirtualExercise:
         chase = run.chases[index]
         if chase.status is not ChaseStatus.PENDING:
             return  # the country has answered already (or was given up on and missed)
-        after, events = acknowledge(chase, poc_id, at)
+        after, events = acknowledge(chase, poc_id, at, simulated=True)
         run.chases[index] = after
         if run.record:
             run.events.extend(events)
@@ -252,9 +267,20 @@ class VirtualExercise:
         routes = route(draft, self.registry)
         check_reference(draft, request)
         key = f"{run.keys[index]}-{chase.country}"
-        self._send(
-            run, self._message(draft, routes, key, at), routes, self._response_policy, None, key
+        message = self._message(draft, routes, key, at)
+        self._send(run, message, routes, self._response_policy, None, key, poc_id)
+
+    def _answered(self, run: _Run, response: Message, responder: str | None) -> None:
+        """A response acknowledges its request for its country if nothing did before."""
+        index = run.chase_index.get((response.refers_to or "", response.sender or ""))
+        if index is None:
+            return
+        after, events = acknowledge_by_response(
+            run.chases[index], responder, response.sent_at, simulated=True
         )
+        run.chases[index] = after
+        if run.record:
+            run.events.extend(events)
 
 
 def simulated_response(request: Message, country: str, poc_id: str) -> AssistanceResponseDraft:

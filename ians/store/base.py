@@ -96,6 +96,26 @@ class Store(ABC):
         """
 
     @abstractmethod
+    async def add_response(
+        self,
+        message: Message,
+        policy: AckPolicy,
+        chases: Sequence[Chase],
+        events: Sequence[Event],
+        inject: str | None = None,
+        *,
+        poc: str | None = None,
+        simulated: bool = False,
+    ) -> tuple[list[Chase], Chase | None]:
+        """Store an assistance response like `add_message` and, in the same transaction,
+        acknowledge the request it answers for its country if that country had not
+        acknowledged (by `poc`, or the first PoC the request reached; `via: response`).
+
+        Returns the response's chases and the request's chase if this acknowledged it.
+        Raises Conflict if the message id exists.
+        """
+
+    @abstractmethod
     async def message(self, message_id: str) -> Message:
         """Raises UnknownMessage."""
 
@@ -116,11 +136,17 @@ class Store(ABC):
 
     @abstractmethod
     async def acknowledge(
-        self, message_id: str, poc: str, now: datetime, note: str | None = None
+        self,
+        message_id: str,
+        poc: str,
+        now: datetime,
+        note: str | None = None,
+        simulated: bool = False,
     ) -> AckResult:
         """Record the PoC's acknowledgement (idempotent: a repeat returns the first).
 
-        A `note` is kept with the acknowledged event.
+        A `note` is kept with the acknowledged event; `simulated` marks it as played by
+        IANS (a simulated PoC), not the act of the PoC's people.
 
         Raises UnknownMessage, or NotDelivered when the message never reached the PoC.
         """
@@ -179,7 +205,7 @@ class Store(ABC):
         events: Sequence[Event],
     ) -> None:
         """Store a whole run at once (a virtual run): the exercise, its messages, settled
-        chases, the deliveries its events record, and the events."""
+        chases and the events; no deliveries, since a rehearsal reaches no inbox."""
 
     # --- consultations ----------------------------------------------------------------
     @abstractmethod
@@ -197,7 +223,8 @@ class Store(ABC):
 
     @abstractmethod
     async def invited_to(self, poc: str) -> list[tuple[Exercise, Response | None]]:
-        """The consultations the PoC is invited to, newest first, with its response."""
+        """The consultations the PoC is invited to, newest first, with its response;
+        never a virtual rehearsal (its invitations reached nobody)."""
 
     @abstractmethod
     async def responses(self, consultation_id: str) -> list[Response]:

@@ -84,10 +84,46 @@ def add_message(
     return out
 
 
+ResponseItem = tuple[Message, AckPolicy, list[Chase], list[Event], str | None, str | None, bool]
+
+
+def add_response(
+    conn: sqlite3.Connection, items: list[ResponseItem]
+) -> list[tuple[list[int], Chase | None] | IansError]:
+    """Add assistance responses, each with the acknowledgement of its request that it is
+    when its country had not acknowledged yet (`rules.acknowledge_by_response`)."""
+    out: list[tuple[list[int], Chase | None] | IansError] = []
+    for message, policy, chases, events, inject, poc, simulated in items:
+        ids = add_message(conn, [(message, policy, chases, events, inject)])[0]
+        if isinstance(ids, IansError):
+            out.append(ids)
+            continue
+        row = conn.execute(
+            f"SELECT {CHASE_COLUMNS_C} FROM chases c WHERE c.message_id = ? AND c.country = ?",
+            (message.refers_to, message.sender),
+        ).fetchone()
+        if row is None:
+            out.append((ids, None))
+            continue
+        after, acked = rules.acknowledge_by_response(chase_of(row), poc, message.sent_at, simulated)
+        if not acked:
+            out.append((ids, None))
+            continue
+        conn.execute(UPDATE_CHASE, chase_update(after))
+        conn.execute(
+            "UPDATE deliveries SET acknowledged_at = ?"
+            " WHERE message_id = ? AND poc = ? AND acknowledged_at IS NULL",
+            (to_us(message.sent_at), message.refers_to, after.acknowledged_by),
+        )
+        insert_events(conn, acked)
+        out.append((ids, after))
+    return out
+
+
 def acknowledge(
-    conn: sqlite3.Connection, items: list[tuple[str, str, datetime, str | None]]
+    conn: sqlite3.Connection, items: list[tuple[str, str, datetime, str | None, bool]]
 ) -> list[AckResult | IansError]:
-    keys = list({(m, p) for m, p, _, _ in items})
+    keys = list({(m, p) for m, p, _, _, _ in items})
     found: dict[tuple[str, str], tuple[datetime | None, Chase]] = {}
     for chunk in chunks(keys):
         values = ", ".join("(?, ?)" for _ in chunk)
@@ -106,7 +142,7 @@ def acknowledge(
     acked: dict[tuple[str, str], datetime] = {}
     events: list[Event] = []
     out: list[AckResult | IansError] = []
-    for message_id, poc, now, note in items:
+    for message_id, poc, now, note, simulated in items:
         key = (message_id, poc)
         if key not in found:
             out.append(why_not_delivered(conn, message_id, poc))
@@ -118,7 +154,7 @@ def acknowledge(
             out.append(AckResult(first_ack, True, chase))
             continue
         try:
-            chase, new_events = rules.acknowledge(chase, poc, now, note)
+            chase, new_events = rules.acknowledge(chase, poc, now, note, simulated=simulated)
         except IansError as refused:
             out.append(refused)
             continue
@@ -229,20 +265,7 @@ def import_run(
         for sent in messages:
             insert_message(conn, sent.message, sent.policy, sent.inject)
         insert_chases(conn, chases)
-        acked = {
-            (e.message_id, e.poc): to_us(e.at)
-            for e in reversed(events)
-            if e.kind is EventKind.ACKNOWLEDGED
-        }
-        conn.executemany(
-            "INSERT OR IGNORE INTO deliveries"
-            " (message_id, poc, country, delivered_at, acknowledged_at) VALUES (?, ?, ?, ?, ?)",
-            [
-                (e.message_id, e.poc, e.country, to_us(e.at), acked.get((e.message_id, e.poc)))
-                for e in events
-                if e.kind is EventKind.DELIVERED
-            ],
-        )
+        # no delivery rows: a rehearsal reaches no real PoC's inbox (its events tell who)
         insert_events(conn, events)
     return [None] * len(items)
 

@@ -70,6 +70,7 @@ MESSAGE_FIELDS = (
     "refers_to",
     "content",
     "exercise_id",
+    "simulated",
 )
 
 
@@ -117,6 +118,7 @@ def message_of(r: Sequence[Any]) -> Message:
         refers_to=r[6],
         content=CONTENT_MODELS[type_].model_validate_json(r[7]),
         exercise_id=r[8],
+        simulated=bool(r[9]),
     )
 
 
@@ -268,7 +270,8 @@ def insert_message(
     conn: sqlite3.Connection, message: Message, policy: AckPolicy, inject: str | None
 ) -> None:
     conn.execute(
-        f"INSERT INTO messages ({MESSAGE_COLUMNS}, policy, inject) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        f"INSERT INTO messages ({MESSAGE_COLUMNS}, policy, inject)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             message.id,
             message.type.value,
@@ -279,6 +282,7 @@ def insert_message(
             message.refers_to,
             message.content.model_dump_json(exclude_none=True),
             message.exercise_id,
+            int(message.simulated),
             policy.model_dump_json(),
             inject,
         ),

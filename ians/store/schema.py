@@ -109,4 +109,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (consultation_id, number)
     ) WITHOUT ROWID;
     """,
+    # version 4: a virtual run's messages are marked simulated and reach nobody's inbox
+    # (runs stored before kept a delivery row per real PoC: they are dropped)
+    """
+    ALTER TABLE messages ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0;
+    UPDATE messages SET simulated = 1
+        WHERE exercise_id IN (SELECT id FROM exercises WHERE clock = 'virtual');
+    DELETE FROM deliveries
+        WHERE message_id IN (SELECT id FROM messages WHERE simulated = 1);
+    """,
 ]

@@ -119,6 +119,21 @@ class SqliteStore(Store):
         )
         return [c._replace(id=i) for c, i in zip(chases, chase_ids, strict=True)]
 
+    async def add_response(
+        self,
+        message: Message,
+        policy: AckPolicy,
+        chases: Sequence[Chase],
+        events: Sequence[Event],
+        inject: str | None = None,
+        *,
+        poc: str | None = None,
+        simulated: bool = False,
+    ) -> tuple[list[Chase], Chase | None]:
+        item = (message, policy, list(chases), list(events), inject, poc, simulated)
+        ids, acknowledged = await self._write(batches.add_response, item)
+        return [c._replace(id=i) for c, i in zip(chases, ids, strict=True)], acknowledged
+
     async def message(self, message_id: str) -> Message:
         found = await self.find_message(message_id)
         if found is None:
@@ -159,9 +174,16 @@ class SqliteStore(Store):
         return [InboxItem(message_of(r[:m]), delivery_of(r[m:d]), chase_of(r[d:])) for r in rows]
 
     async def acknowledge(
-        self, message_id: str, poc: str, now: datetime, note: str | None = None
+        self,
+        message_id: str,
+        poc: str,
+        now: datetime,
+        note: str | None = None,
+        simulated: bool = False,
     ) -> AckResult:
-        result: AckResult = await self._write(batches.acknowledge, (message_id, poc, now, note))
+        result: AckResult = await self._write(
+            batches.acknowledge, (message_id, poc, now, note, simulated)
+        )
         return result
 
     # --- timers -------------------------------------------------------------------
@@ -269,7 +291,7 @@ class SqliteStore(Store):
             f"SELECT {EXERCISE_COLUMNS_E}, r.submitted_at, r.answers FROM invitations i"
             " JOIN exercises e ON e.id = i.consultation_id"
             " LEFT JOIN responses r ON r.consultation_id = i.consultation_id AND r.poc = i.poc"
-            " WHERE i.poc = ? ORDER BY e.started_at DESC",
+            " WHERE i.poc = ? AND e.clock != 'virtual' ORDER BY e.started_at DESC",
             (poc,),
         )
         width = len(EXERCISE_COLUMNS.split(","))

@@ -98,7 +98,7 @@ async def send_message(request: web.Request, who: Principal | None) -> web.Respo
     if who.poc is not None and draft.sender != who.poc.country:
         raise Forbidden(f"a PoC of {who.poc.country} sends only from {who.poc.country}")
     tracker = request.app[tracker_key]
-    message, _ = await tracker.send(draft)
+    message, _ = await tracker.send(draft, by=who.poc)
     response = render(MessageOut.of(message), status=201)
     response.headers["Location"] = f"/api/messages/{message.id}"
     return response
@@ -106,14 +106,13 @@ async def send_message(request: web.Request, who: Principal | None) -> web.Respo
 
 async def get_message(request: web.Request, who: Principal | None) -> web.Response:
     assert who is not None
-    store = request.app[tracker_key].store
-    message = await store.message(request.match_info["message_id"])
-    chases = await store.chases(message.id)
+    tracker = request.app[tracker_key]
+    message = await tracker.store.message(request.match_info["message_id"])
+    chases = await tracker.store.chases(message.id)
     if who.poc is not None and who.poc.country != message.sender:
-        reached = {d.poc for d in await store.deliveries(message.id)}
-        if who.poc.id not in reached:
-            raise Forbidden("only the secretariat, the sender and the recipients see a message")
         chases = [c for c in chases if c.country == who.poc.country]
+    if who.poc is not None and not await tracker.readable(who.poc, message):
+        raise Forbidden("only the secretariat, the sender and the recipients see a message")
     return render(MessageView.with_chases(message, chases))
 
 
@@ -132,7 +131,7 @@ async def inbox(request: web.Request, who: Principal | None) -> web.Response:
             name=c.name,
             deadline=(await consultations.get(c.id)).deadline,
             closed=c.state != "running",
-            responded_at=None if r is None else r.submitted_at,
+            responded_at=None if r is None else c.scenario_time(r.submitted_at),
         )
         for c, r in (await store.invited_to(poc.id))[: int(raw)]
     ]
@@ -218,6 +217,7 @@ async def _exercise_view(request: web.Request, exercise_id: str) -> ExerciseView
         started_at=e.started_at,
         ended_at=e.ended_at,
         simulate=list(e.simulate),
+        simulated=e.clock == ClockKind.VIRTUAL,
         progress=done,
         report=report,
     )
@@ -235,7 +235,7 @@ async def get_consultation(request: web.Request, who: Principal | None) -> web.R
         progress_ = {k: results[k] for k in ("invited", "responded", "response_rate")}
     else:
         await consultations.check_invited(record.id, who.poc.id)
-        own = [r for r in await consultations.store.responses(record.id) if r.poc == who.poc.id]
+        own = [r for r in await consultations.responses(opened) if r.poc == who.poc.id]
         if own:
             response = ResponseView(
                 consultation_id=record.id,
@@ -250,6 +250,7 @@ async def get_consultation(request: web.Request, who: Principal | None) -> web.R
             description=scenario.description,
             state=record.state,
             closed=record.state != "running",
+            simulated=record.clock == ClockKind.VIRTUAL,
             opened_at=record.started_at,
             deadline=opened.deadline,
             reminders=opened.reminders,

@@ -119,6 +119,7 @@ class MessageOut(_View):
     refers_to: str | None
     content: Content
     exercise_id: str | None
+    simulated: bool = Field(description="a virtual run's (a rehearsal): reaches no PoC")
 
     @classmethod
     def of(cls, message: Message) -> MessageOut:
@@ -214,6 +215,7 @@ class ExerciseView(_View):
     started_at: datetime
     ended_at: datetime | None
     simulate: list[str]
+    simulated: bool = Field(description="a virtual run (a rehearsal): every PoC simulated")
     progress: dict[str, int]
     report: str = Field(description="where its report is")
 
@@ -239,6 +241,7 @@ class ConsultationView(_View):
     description: str | None
     state: str
     closed: bool
+    simulated: bool = Field(description="a virtual rehearsal: it invited nobody")
     opened_at: datetime
     deadline: datetime
     reminders: list[datetime] = Field(description="when non-respondents are reminded")
