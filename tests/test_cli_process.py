@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
@@ -140,3 +141,15 @@ def test_help_names_the_defaults_a_user_asks_about() -> None:
     assert "(default now)" in (helps["simulate", "start"] or "")
     assert "(default json)" in (helps["report", "format"] or "")
     assert "(default text)" in (helps["simulate", "format"] or "")
+
+
+def test_a_report_on_standard_output_is_the_report_alone(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "IANS_ADMIN_TOKEN"}
+    done = subprocess.run(
+        [sys.executable, "-m", "ians", "drill", "scenarios/connectivity-test.yaml", "--virtual",
+         "--db", str(tmp_path / "ians.db")],
+        capture_output=True, text=True, timeout=TIMEOUT, cwd=REPO, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["exercise"]["kind"] == "connectivity_test"
+    assert "IANS admin token (shown once" in done.stderr  # a new database: a token was made
