@@ -12,6 +12,7 @@ from ians.cli import _parser
 
 REPO = Path(__file__).resolve().parent.parent
 USER_DOCS = [REPO / "README.md", REPO / "scenarios" / "README.md", *(REPO / "docs").glob("*.md")]
+ANCHOR = re.compile(r"\]\(([^)#]*)#([^)]+)\)")
 
 
 def test_there_are_docs() -> None:
@@ -26,7 +27,7 @@ def test_there_are_docs() -> None:
 @pytest.mark.parametrize("doc", USER_DOCS, ids=lambda p: str(p.relative_to(REPO)))
 def test_the_docs_point_at_nothing_outside_the_repository(doc: Path) -> None:
     text = doc.read_text(encoding="utf-8")
-    assert "../" not in text
+    assert "../shared" not in text
     assert "SPEC" not in text
 
 
@@ -34,7 +35,8 @@ def test_the_docs_point_at_nothing_outside_the_repository(doc: Path) -> None:
 def test_every_local_link_of_the_docs_leads_somewhere(doc: Path) -> None:
     for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", doc.read_text(encoding="utf-8")):
         if not target.startswith(("http://", "https://")):
-            assert (doc.parent / target).exists(), f"{doc.name}: {target}"
+            path = (doc.parent / target).resolve()
+            assert path.is_relative_to(REPO) and path.exists(), f"{doc.name}: {target}"
 
 
 def _documented() -> dict[str, set[str]]:
@@ -63,3 +65,26 @@ def _parsed() -> dict[str, set[str]]:
 
 def test_docs_cli_lists_exactly_the_options_of_every_command() -> None:
     assert _documented() == _parsed()
+
+
+def _anchor(heading: str) -> str:
+    """The anchor a Markdown renderer such as GitHub's gives a heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("doc", USER_DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_anchor_of_the_docs_names_a_heading(doc: Path) -> None:
+    for target, anchor in ANCHOR.findall(doc.read_text(encoding="utf-8")):
+        page = (doc.parent / target) if target else doc
+        headings = re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), flags=re.MULTILINE)
+        assert anchor in {_anchor(h) for h in headings}, f"{doc.name}: {target}#{anchor}"
+
+
+def test_the_license_pyproject_names_is_in_the_repository() -> None:
+    import tomllib
+
+    named = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert named["license"] == "Apache-2.0"
+    text = (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text
