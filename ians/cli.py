@@ -143,7 +143,32 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--output", type=Path, help="write here instead of to standard output")
     _common(report)
     report.set_defaults(run=_report)
+    for command in commands.choices.values():
+        for action in command._actions:
+            if action.nargs != 0 and action.dest in _METAVARS:
+                action.metavar = _METAVARS[action.dest]
     return parser
+
+
+# the names that `--help` and docs/cli.md give the values of options
+_METAVARS = {
+    "host": "HOST",
+    "port": "PORT",
+    "db": "FILE",
+    "contacts": "PATH",
+    "settings": "FILE",
+    "report": "FILE",
+    "output": "FILE",
+    "speed": "N",
+    "runs": "N",
+    "simulate": "COUNTRIES",
+    "seed": "S",
+    "start": "T",
+    "format": "F",
+    "files": "FILES",
+    "scenario": "SCENARIO",
+    "exercise_id": "EXERCISE_ID",
+}
 
 
 def _seed_and_start(parser: argparse.ArgumentParser) -> None:

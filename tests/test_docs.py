@@ -40,13 +40,14 @@ def test_every_local_link_of_the_docs_leads_somewhere(doc: Path) -> None:
 
 
 def _documented() -> dict[str, set[str]]:
-    """Per command of docs/cli.md, the options (and positionals) its table lists."""
+    """Per command of docs/cli.md, the options (and positionals) its table lists, as
+    `--option VALUE` or `POSITIONAL`."""
     text = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
     sections = re.split(r"^## `ians (\w+)`$", text, flags=re.MULTILINE)
     found: dict[str, set[str]] = {}
     for command, body in zip(sections[1::2], sections[2::2], strict=True):
         cells = re.findall(r"^\| `([^`]+)` \|", body, flags=re.MULTILINE)
-        found[command] = {cell.split()[0] for cell in cells}
+        found[command] = set(cells)
     return found
 
 
@@ -55,7 +56,9 @@ def _parsed() -> dict[str, set[str]]:
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return {
         name: {
-            max(action.option_strings, key=len) if action.option_strings else action.dest.upper()
+            " ".join(
+                action.option_strings[-1:] + [str(action.metavar)] * (action.nargs != 0)
+            )
             for action in sub._actions
             if not isinstance(action, argparse._HelpAction)
         }
