@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import socket
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ians.errors import FileError, IansError, Problem
+from ians.listening import listen
 from ians.reports.render import FORMATS
 from ians.scenarios.model import ConsultationScenario
 
@@ -30,7 +33,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result: int = args.run(args)
+        sys.stdout.flush()  # a reader that went away (`| head`) is found here, not at exit
         return result
+    except BrokenPipeError:
+        # the reader of our output closed it early: stop quietly, as `cat` would. Python
+        # flushes stdout again at exit, so point it at /dev/null first (Python docs recipe)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a program stopped by the pipe
     except FileError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -47,10 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the API server and its timers")
-    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; IANS_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080; IANS_PORT)")
     _common(serve)
-    serve.add_argument("--settings", type=Path, help="settings file (YAML): policies")
+    serve.add_argument(
+        "--settings", type=Path, help="settings file (YAML): policies (IANS_SETTINGS_FILE)"
+    )
     serve.add_argument(
         "--access-log",
         action="store_true",
@@ -70,34 +82,50 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_check)
 
     drill = commands.add_parser("drill", help="run an exercise of a scenario and write its report")
-    drill.add_argument("scenario", type=Path)
+    drill.add_argument("scenario", type=Path, help="the scenario file (YAML)")
     clock = drill.add_mutually_exclusive_group()
     clock.add_argument(
         "--virtual", action="store_true", help="virtual time: every PoC simulated, done in seconds"
     )
     clock.add_argument(
-        "--speed", type=float, default=1.0, help="run the timeline N times faster (real clock)"
+        "--speed",
+        type=float,
+        default=1.0,
+        help="run the timeline and every policy duration N times faster (real clock; default 1)",
     )
     drill.add_argument(
-        "--simulate", default="", help="countries (comma-separated) or 'all' whose PoCs IANS plays"
+        "--simulate",
+        default="",
+        help="countries (comma-separated, e.g. HUN,ROU) or 'all' whose PoCs IANS plays"
+        " (real clock; default none)",
     )
     _seed_and_start(drill)
     drill.add_argument(
         "--report",
         type=Path,
-        help="write the report here (format from the suffix: json csv md html)",
+        help="write the report here, format from the suffix: .json .csv .md .html"
+        " (default: JSON on standard output)",
     )
-    drill.add_argument("--host", help="serve the API meanwhile on this address (real clock)")
+    drill.add_argument(
+        "--host", help="serve the API meanwhile on this address (real clock; default 127.0.0.1)"
+    )
     drill.add_argument("--port", type=int, help="and this port (default 8080)")
     drill.add_argument("--settings", type=Path, help="settings file (YAML): policies")
     _common(drill)
     drill.set_defaults(run=_drill)
 
     simulate = commands.add_parser("simulate", help="Monte Carlo over virtual runs")
-    simulate.add_argument("scenario", type=Path)
-    simulate.add_argument("--runs", type=int, required=True)
+    simulate.add_argument("scenario", type=Path, help="the scenario file (YAML)")
+    simulate.add_argument(
+        "--runs", type=int, required=True, help="how many virtual runs, 1 to 1000000"
+    )
     _seed_and_start(simulate)
-    simulate.add_argument("--format", choices=["text", "json"], default="text")
+    simulate.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="a table for people, or JSON for programs (default text)",
+    )
     simulate.add_argument("--settings", type=Path, help="settings file (YAML): policies")
     simulate.add_argument(
         "--contacts", type=Path, action="append", help="contacts folder or file (default contacts/)"
@@ -105,18 +133,53 @@ def _parser() -> argparse.ArgumentParser:
     simulate.set_defaults(run=_simulate)
 
     report = commands.add_parser("report", help="the report of an exercise in the database")
-    report.add_argument("exercise_id")
-    report.add_argument("--format", choices=list(FORMATS), default="json")
+    report.add_argument("exercise_id", help="the exercise or consultation id (ex-…, cn-…)")
+    report.add_argument(
+        "--format",
+        choices=list(FORMATS),
+        default="json",
+        help=f"{', '.join(FORMATS)} (default json)",
+    )
     report.add_argument("--output", type=Path, help="write here instead of to standard output")
     _common(report)
     report.set_defaults(run=_report)
+    for command in commands.choices.values():
+        for action in command._actions:
+            if action.nargs != 0 and action.dest in _METAVARS:
+                action.metavar = _METAVARS[action.dest]
     return parser
 
 
+# the names that `--help` and docs/cli.md give the values of options
+_METAVARS = {
+    "host": "HOST",
+    "port": "PORT",
+    "db": "FILE",
+    "contacts": "PATH",
+    "settings": "FILE",
+    "report": "FILE",
+    "output": "FILE",
+    "speed": "N",
+    "runs": "N",
+    "simulate": "COUNTRIES",
+    "seed": "S",
+    "start": "T",
+    "format": "F",
+    "files": "FILES",
+    "scenario": "SCENARIO",
+    "exercise_id": "EXERCISE_ID",
+}
+
+
 def _seed_and_start(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=0, help="seed of the simulated PoCs")
     parser.add_argument(
-        "--start", type=_when, help="scenario start, RFC 3339 (e.g. 2026-11-27T17:00:00+01:00)"
+        "--seed", type=int, default=0, help="seed of the simulated PoCs' draws (default 0)"
+    )
+    parser.add_argument(
+        "--start",
+        type=_when,
+        help="scenario start, RFC 3339 with an offset, e.g. 2026-11-27T17:00:00+01:00"
+        " (default now)",
     )
 
 
@@ -153,11 +216,11 @@ def _serve(args: argparse.Namespace) -> int:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     registry = load_registry(settings.contacts)
     config = AppConfig.from_settings(settings, registry)
+    sockets = listen(settings.host, settings.port)  # before the database is opened
     _install_uvloop()
     web.run_app(
         create_app(config),
-        host=settings.host,
-        port=settings.port,
+        sock=sockets,
         print=lambda text: print(text, flush=True),
         access_log=logging.getLogger("aiohttp.access") if args.access_log else None,
     )
@@ -186,6 +249,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace, **flags: object) -> Settings:
+    from pydantic import ValidationError
+
     from ians.settings import Settings
 
     given = {
@@ -194,7 +259,15 @@ def _settings(args: argparse.Namespace, **flags: object) -> Settings:
         "settings_file": getattr(args, "settings", None),
         **flags,
     }
-    return Settings.model_validate({k: v for k, v in given.items() if v is not None})
+    try:
+        return Settings.model_validate({k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        wrong = [
+            f"IANS_{'_'.join(str(p) for p in e['loc']).upper()}: "
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        ]
+        raise IansError("; ".join(wrong)) from None
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -297,8 +370,12 @@ def _drill(args: argparse.Namespace) -> int:
         raise IansError("--simulate is for the real clock: in virtual time every PoC is simulated")
     if isinstance(scenario, ConsultationScenario) and simulate:
         raise IansError("a consultation takes no --simulate: rehearse it with --virtual")
+    # the real clock serves the API: bind now, so a port in use stops us before the database
+    sockets = [] if args.virtual else listen(settings.host, settings.port)
     _install_uvloop()
-    body = asyncio.run(_run_drill(args, settings, registry, scenario, tuple(simulate), fmt))
+    body = asyncio.run(
+        _run_drill(args, settings, registry, scenario, tuple(simulate), fmt, sockets)
+    )
     if args.report is not None:
         args.report.write_bytes(body)
         print(f"report written to {args.report}", file=sys.stderr)
@@ -314,6 +391,7 @@ async def _run_drill(
     scenario: Scenario,
     simulate: tuple[str, ...],
     fmt: str,
+    sockets: list[socket.socket],
 ) -> bytes:
     from aiohttp import web
 
@@ -344,8 +422,8 @@ async def _run_drill(
         )
         print(f"exercise {exercise.id}: {scenario.name}", file=sys.stderr)
         if exercise.state == ExerciseState.RUNNING:
-            site = web.TCPSite(runner, settings.host, settings.port)
-            await site.start()
+            for sock in sockets:
+                await web.SockSite(runner, sock).start()
             print(
                 f"API on http://{settings.host}:{settings.port} (Ctrl-C stops it)", file=sys.stderr
             )
@@ -355,6 +433,8 @@ async def _run_drill(
         return await _rendered(store, exercise.id, fmt, registry)
     finally:
         await runner.cleanup()
+        for sock in sockets:  # those never served (the exercise ended at once)
+            sock.close()
 
 
 async def _rendered(store: Store, exercise_id: str, fmt: str, registry: Registry) -> bytes:

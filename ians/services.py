@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -73,7 +74,8 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
         tokens = Tokens(store, config.registry, config.clock)
         generated = await tokens.load(config.admin_token)
         if generated is not None:
-            print(f"IANS admin token (shown once, stored hashed): {generated}", flush=True)
+            # on stderr: stdout may be a report (`ians drill … > report.json`)
+            print(f"IANS admin token (shown once, stored hashed): {generated}", file=sys.stderr)
         consultations = Consultations(store, dispatcher, timers, config.registry, config.clock)
         exercises = Exercises(tracker, config.policies, consultations)
         dispatcher.add_channel(SimulatedPocChannel(exercises))

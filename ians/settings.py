@@ -15,13 +15,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ians.domain.messages import MessageType, Mode
 from ians.domain.policy import PolicyOverride, PolicyTable
 from ians.errors import FileError, Problem
 from ians.files import line_of, load_yaml_file, validate
+
+ADMIN_TOKEN_MIN = 16
 
 
 class Settings(BaseSettings):
@@ -34,6 +36,17 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     settings_file: Path | None = None
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        # the secretariat's token opens everything: refuse one that can be guessed
+        if token is not None and len(token.get_secret_value()) < ADMIN_TOKEN_MIN:
+            raise ValueError(
+                f"the admin token must be at least {ADMIN_TOKEN_MIN} characters"
+                f" (it has {len(token.get_secret_value())}); unset it to have one generated"
+            )
+        return token
 
 
 class SettingsFile(BaseModel):
