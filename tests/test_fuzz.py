@@ -9,7 +9,6 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,7 +75,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, d
             f"{server.url}/api/messages", json=early_warning(), headers=admin, timeout=10
         )
         opened = requests.post(
-            f"{server.url}/api/exercises", json={"scenario": CONSULTATION}, headers=admin, timeout=10
+            f"{server.url}/api/exercises",
+            json={"scenario": CONSULTATION},
+            headers=admin,
+            timeout=10,
         )
         assert [r.status_code for r in (issued, sent, opened)] == [201, 201, 201]
         poc = {"Authorization": f"Bearer {issued.json()['token']}"}
