@@ -227,3 +227,5 @@ async def test_sigkill_under_concurrent_acks_keeps_every_answered_one(server: Se
     assert len(steps) == len(set(steps))  # no step recorded twice
     assert any(kind == "reminded" for kind, *_ in steps)  # and steps did fire around the kill
     assert sorted(delivered) == sorted(entries)
+    # each step is a line on the console of `ians serve`
+    assert f"chase {control} HUN: escalated to hun-3 (escalation 2)" in server.log.read_text()
