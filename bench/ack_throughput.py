@@ -195,7 +195,7 @@ async def main(args: argparse.Namespace) -> None:
                     if response.status != 201:
                         raise RuntimeError(f"sending failed: {response.status} {body}")
                     ids.append(body["id"])
-        await app[tracker_key].dispatcher.drain()  # the `delivered` events: not part of acks
+        await app[tracker_key].dispatcher.drain()  # other channels' deliveries: not part of acks
         print(
             f"   setup: {len(tokens)} tokens, {len(ids)} early warnings ="
             f" {len(ids) * len(recipients):,} deliveries in {time.perf_counter() - t:.1f} s"

@@ -41,7 +41,7 @@ async def setup(args: argparse.Namespace) -> Path:
     from pydantic import TypeAdapter
 
     from ians.clock import ManualClock
-    from ians.delivery import Dispatcher, InboxChannel
+    from ians.delivery import Dispatcher
     from ians.domain.messages import MessageDraft
     from ians.scheduler import TimerWheel
     from ians.store.sqlite import SqliteStore
@@ -53,7 +53,7 @@ async def setup(args: argparse.Namespace) -> Path:
     store = await SqliteStore.open(db)
     clock = ManualClock(datetime.now(UTC))
     timers = TimerWheel(clock)  # never started: nothing fires during the setup
-    dispatcher = Dispatcher(store, registry, clock, [InboxChannel()])
+    dispatcher = Dispatcher(store, registry, clock, [])
     tracker = Tracker(store, registry, clock, timers, dispatcher)
     draft = TypeAdapter(MessageDraft).validate_python(early_warning(sender, recipients))
     start = time.perf_counter()
@@ -81,7 +81,7 @@ async def restart(db: str, countries: int, how: str) -> dict[str, float]:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         from ians.clock import SystemClock
-        from ians.delivery import Dispatcher, InboxChannel
+        from ians.delivery import Dispatcher
         from ians.scheduler import TimerWheel
         from ians.store.sqlite import SqliteStore
         from ians.tracking import Tracker
@@ -91,7 +91,7 @@ async def restart(db: str, countries: int, how: str) -> dict[str, float]:
         store = await SqliteStore.open(db)
         clock = SystemClock()
         timers = TimerWheel(clock)
-        dispatcher = Dispatcher(store, registry, clock, [InboxChannel()])
+        dispatcher = Dispatcher(store, registry, clock, [])
         tracker = Tracker(store, registry, clock, timers, dispatcher)
         figures["armed"] = await tracker.recover()
         timers.start(AsyncIOScheduler(timezone="UTC"))

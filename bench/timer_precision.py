@@ -34,7 +34,7 @@ from common import CpuShare, banner, percentile, run, sleep_floor, synthetic_reg
 from pydantic import TypeAdapter
 
 from ians.clock import SystemClock
-from ians.delivery import Dispatcher, InboxChannel, Notice, NoticeKind
+from ians.delivery import Dispatcher, Notice, NoticeKind
 from ians.domain.contacts import PointOfContact
 from ians.domain.messages import MessageDraft
 from ians.domain.policy import AckPolicy
@@ -89,7 +89,7 @@ async def main(args: argparse.Namespace) -> None:
     clock = SystemClock()
     timers = TimerWheel(clock)
     log = ReminderLog()
-    dispatcher = Dispatcher(store, registry, clock, [InboxChannel(), log])
+    dispatcher = Dispatcher(store, registry, clock, [log])
     tracker = Tracker(store, registry, clock, timers, dispatcher)
     timers.start(AsyncIOScheduler(timezone="UTC"))
 

@@ -1,10 +1,12 @@
 """Delivery channels: how a message or a reminder reaches a point of contact.
 
-A channel is small: it says whether it reaches a PoC and delivers one notice.
-The inbox channel is built in: a delivery is a stored row that the PoC reads
-through the API, so it has already happened when the transaction commits. Email
-and webhook channels plug in beside it. Each delivery a channel makes is recorded
-as a `delivered` event; a failure as `delivery_failed`.
+The inbox is built into the store: a delivery is a stored row that the PoC reads
+through the API, written with its `delivered` event in the transaction of the step
+that made it (send, escalation, invitation), so a crash keeps both or neither. The
+channels here run after that commit, beside the inbox (the PoCs the server plays;
+email and webhooks to follow): a channel is small, it says whether it reaches a PoC
+and delivers one notice. Each delivery a channel makes is recorded as a `delivered`
+event; a failure as `delivery_failed`.
 """
 
 from __future__ import annotations
@@ -52,20 +54,9 @@ class Channel(Protocol):
         """Deliver one notice; raises on failure."""
 
 
-class InboxChannel:
-    """The built-in channel: the stored delivery is the inbox entry, committed before this runs."""
-
-    name = "inbox"
-
-    def reaches(self, poc: PointOfContact, notice: Notice) -> bool:
-        return True
-
-    async def deliver(self, notice: Notice, poc: PointOfContact) -> None:
-        return None
-
-
 class Dispatcher:
-    """Hands notices to every channel that reaches the PoC, in the background."""
+    """Hands notices to every channel that reaches the PoC, in the background, once the
+    inbox deliveries are committed."""
 
     def __init__(
         self, store: Store, registry: Registry, clock: Clock, channels: Sequence[Channel]

@@ -13,7 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from ians.clock import Clock, SystemClock
 from ians.consultations import Consultations
-from ians.delivery import Channel, Dispatcher, InboxChannel
+from ians.delivery import Channel, Dispatcher
 from ians.domain.contacts import Registry
 from ians.domain.policy import PolicyTable
 from ians.exercises import Exercises, SimulatedPocChannel
@@ -35,7 +35,7 @@ class AppConfig:
     admin_token: str | None = None
     policies: PolicyTable = field(default_factory=PolicyTable)
     clock: Clock = field(default_factory=SystemClock)
-    channels: list[Channel] = field(default_factory=lambda: [InboxChannel()])
+    channels: list[Channel] = field(default_factory=list)  # beside the inbox
     run_timers: bool = True
     synchronous: str = "FULL"
 

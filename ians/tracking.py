@@ -7,6 +7,7 @@ the exercise runner all call it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
@@ -26,6 +27,8 @@ from ians.domain.policy import AckPolicy, PolicyTable
 from ians.errors import InvalidInput
 from ians.scheduler import TimerWheel
 from ians.store import AckResult, Store
+
+log = logging.getLogger(__name__)
 
 Settled = Callable[[list[Chase]], Awaitable[None]]
 ReplyPolicy = Callable[[Message, MessageType], Awaitable[AckPolicy | None]]
@@ -173,6 +176,13 @@ class Tracker:
         if result.chase.status is not ChaseStatus.PENDING and result.chase.id is not None:
             self.timers.disarm((CHASE, result.chase.id))
         if not result.repeated:
+            log.info(
+                "chase %s %s: acknowledged by %s%s",
+                message_id,
+                result.chase.country,
+                poc,
+                ", late (after the give-up)" if result.chase.gave_up_at is not None else "",
+            )
             await self._tell_settled([result.chase])
         return result
 
@@ -184,6 +194,7 @@ class Tracker:
             if f.chase.next_due_at is not None and f.chase.id is not None:
                 self.timers.arm((CHASE, f.chase.id), f.chase.next_due_at)
             for e in f.events:
+                log_step(e, f.chase)
                 if e.poc is None:
                     continue
                 if e.kind is EventKind.REMINDED:
@@ -203,3 +214,14 @@ class Tracker:
         if chases:
             for listener in self.settled:
                 await listener(chases)
+
+
+def log_step(event: Event, chase: Chase) -> None:
+    """One console line for a chase step: message, country, PoC."""
+    if event.kind is EventKind.REMINDED:
+        what = f"reminded {event.poc} (reminder {event.detail.get('reminder')})"
+    elif event.kind is EventKind.ESCALATED:
+        what = f"escalated to {event.poc} (escalation {event.detail.get('escalation')})"
+    else:
+        what = f"gave up (reached {', '.join(chase.reached_pocs)})"
+    log.info("chase %s %s: %s", event.message_id, event.country, what)

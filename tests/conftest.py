@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from ians.clock import ManualClock
 from ians.contacts import load_registry
-from ians.delivery import Dispatcher, InboxChannel
+from ians.delivery import Dispatcher
 from ians.domain.contacts import Registry
 from ians.domain.policy import PolicyOverride, PolicyTable
 from ians.scheduler import TimerWheel
@@ -76,7 +76,7 @@ async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
 
 async def make_tracker(store: SqliteStore, registry: Registry, clock: ManualClock) -> Tracker:
     timers = TimerWheel(clock)
-    dispatcher = Dispatcher(store, registry, clock, [InboxChannel()])
+    dispatcher = Dispatcher(store, registry, clock, [])
     tracker = Tracker(store, registry, clock, timers, dispatcher, TEST_POLICIES)
     timers.start()
     await tracker.recover()

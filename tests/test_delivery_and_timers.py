@@ -10,7 +10,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import TypeAdapter
 
 from ians.clock import ManualClock
-from ians.delivery import Dispatcher, InboxChannel, Notice, NoticeKind
+from ians.delivery import Dispatcher, Notice, NoticeKind
 from ians.domain.chase import EventKind
 from ians.domain.contacts import PointOfContact, Registry
 from ians.domain.messages import MessageDraft
@@ -45,7 +45,7 @@ async def test_every_channel_that_reaches_a_poc_delivers_and_is_recorded(
 ) -> None:
     channel = RecordingChannel(broken={"srb-2"})
     timers = TimerWheel(clock)
-    dispatcher = Dispatcher(store, registry, clock, [InboxChannel(), channel])
+    dispatcher = Dispatcher(store, registry, clock, [channel])
     tracker = Tracker(store, registry, clock, timers, dispatcher, TEST_POLICIES)
     timers.start()
     message, _ = await tracker.send(draft(early_warning(sender="HUN", to=["SRB"])))

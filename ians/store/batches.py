@@ -34,7 +34,9 @@ from ians.store.rows import (
     chase_of,
     chase_update,
     chunks,
+    inbox_delivered,
     insert_chases,
+    insert_deliveries,
     insert_events,
     insert_exercise,
     insert_message,
@@ -74,12 +76,10 @@ def add_message(
             out.append(Conflict(f"message {message.id!r} exists"))
             continue
         ids = insert_chases(conn, chases)
-        sent = to_us(message.sent_at)
-        conn.executemany(
-            "INSERT INTO deliveries (message_id, poc, country, delivered_at) VALUES (?, ?, ?, ?)",
-            [(c.message_id, c.pocs[0], c.country, sent) for c in chases],
-        )
         insert_events(conn, events)
+        insert_deliveries(
+            conn, [(c.message_id, c.pocs[0], c.country, message.sent_at) for c in chases]
+        )
         out.append(ids)
     return out
 
@@ -205,16 +205,15 @@ def fire(conn: sqlite3.Connection, items: list[tuple[list[int], datetime]]) -> l
         if fired:
             conn.executemany(UPDATE_CHASE, [chase_update(f.chase) for f in fired])
             events = [e for f in fired for e in f.events]
-            conn.executemany(
-                "INSERT INTO deliveries (message_id, poc, country, delivered_at)"
-                " VALUES (?, ?, ?, ?)",
+            insert_events(conn, events)
+            insert_deliveries(
+                conn,
                 [
-                    (e.message_id, e.poc, e.country, to_us(e.at))
+                    (e.message_id, e.poc, e.country, e.at)  # type: ignore[misc]
                     for e in events
                     if e.kind is EventKind.ESCALATED
                 ],
             )
-            insert_events(conn, events)
         out.append(fired)
     return out
 
@@ -281,6 +280,14 @@ def add_consultation(
             " VALUES (?, ?, ?, ?)",
             [(consultation.id, i.poc, i.country, to_us(i.invited_at)) for i in invitations],
         )
+        if consultation.clock != "virtual":  # a rehearsal reaches no one
+            insert_events(
+                conn,
+                [
+                    inbox_delivered("invitation", consultation.id, i.country, i.poc, i.invited_at)
+                    for i in invitations
+                ],
+            )
         conn.executemany(
             "INSERT INTO responses (consultation_id, poc, submitted_at, answers, versions)"
             " VALUES (?, ?, ?, ?, 1)",

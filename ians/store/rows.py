@@ -266,6 +266,32 @@ def insert_events(conn: sqlite3.Connection, events: Sequence[Event]) -> None:
     )
 
 
+def inbox_delivered(notice: str, message_id: str, country: str, poc: str, at: datetime) -> Event:
+    """The `delivered` event of an inbox entry; written with the entry, in its transaction."""
+    return Event(
+        at,
+        EventKind.DELIVERED,
+        message_id,
+        country,
+        poc,
+        detail={"channel": "inbox", "notice": notice},
+    )
+
+
+def insert_deliveries(
+    conn: sqlite3.Connection, reached: Sequence[tuple[str, str, str, datetime]]
+) -> None:
+    """Put messages in the inboxes of PoCs `(message_id, poc, country, at)`, each with its
+    `delivered` event, in the caller's transaction: the entry and its record are one fact,
+    so a crash keeps both or neither."""
+    us = shared_micros()
+    conn.executemany(
+        "INSERT INTO deliveries (message_id, poc, country, delivered_at) VALUES (?, ?, ?, ?)",
+        [(m, p, c, us(at)) for m, p, c, at in reached],
+    )
+    insert_events(conn, [inbox_delivered("message", m, c, p, at) for m, p, c, at in reached])
+
+
 def insert_message(
     conn: sqlite3.Connection, message: Message, policy: AckPolicy, inject: str | None
 ) -> None:

@@ -118,4 +118,32 @@ MIGRATIONS: list[str] = [
     DELETE FROM deliveries
         WHERE message_id IN (SELECT id FROM messages WHERE simulated = 1);
     """,
+    # version 5: the `delivered` event of every inbox entry, in the entry's transaction
+    # since this version; recreated once here where an older IANS lost it (kill -9)
+    """
+    CREATE INDEX events_delivered ON events (message_id, poc) WHERE kind = 'delivered';
+    INSERT INTO events (at, kind, message_id, country, poc, detail)
+    SELECT d.delivered_at, 'delivered', d.message_id, d.country, d.poc,
+           '{"channel": "inbox", "notice": "message", "recovered": true}'
+    FROM deliveries d
+    WHERE d.message_id NOT IN (
+        SELECT m.id FROM messages m JOIN exercises x ON x.id = m.exercise_id
+        WHERE x.clock = 'virtual')
+      AND NOT EXISTS (
+        SELECT 1 FROM events e
+        WHERE e.kind = 'delivered' AND e.message_id = d.message_id AND e.poc = d.poc
+          AND json_extract(e.detail, '$.channel') = 'inbox')
+    ORDER BY d.delivered_at;
+    INSERT INTO events (at, kind, message_id, country, poc, detail)
+    SELECT i.invited_at, 'delivered', i.consultation_id, i.country, i.poc,
+           '{"channel": "inbox", "notice": "invitation", "recovered": true}'
+    FROM invitations i JOIN exercises x ON x.id = i.consultation_id
+    WHERE x.clock != 'virtual'
+      AND NOT EXISTS (
+        SELECT 1 FROM events e
+        WHERE e.kind = 'delivered' AND e.message_id = i.consultation_id AND e.poc = i.poc
+          AND json_extract(e.detail, '$.channel') = 'inbox')
+    ORDER BY i.invited_at;
+    DROP INDEX events_delivered;
+    """,
 ]
