@@ -160,6 +160,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.port,
         print=lambda text: print(text, flush=True),
         access_log=logging.getLogger("aiohttp.access") if args.access_log else None,
+        keepalive_timeout=settings.keepalive_timeout,
     )
     return 0
 
@@ -327,7 +328,7 @@ async def _run_drill(
 
     config = AppConfig.from_settings(settings, registry)
     app = create_app(config)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=settings.keepalive_timeout)
     await runner.setup()
     try:
         store = app[tracker_key].store

@@ -8,7 +8,9 @@ IansError (500)
                           UnknownConsultation
   Conflict (409)          a state that forbids the request (closed consultation,
                           stopped exercise)
+  RequestTimeout (408)    a body that did not all arrive in time
   PayloadTooLarge (413)   a body over the limit
+  UnsupportedMediaType (415)  a body of a type the endpoint does not take
   InvalidInput (422)      a field that breaks a rule; `details` name the field paths
     FileError             a contacts or scenario file: every problem with file, line, field
 
@@ -89,9 +91,19 @@ class Conflict(IansError):
     code = "conflict"
 
 
+class RequestTimeout(IansError):
+    status = 408
+    code = "request_timeout"
+
+
 class PayloadTooLarge(IansError):
     status = 413
     code = "payload_too_large"
+
+
+class UnsupportedMediaType(IansError):
+    status = 415
+    code = "unsupported_media_type"
 
 
 class InvalidInput(IansError, ValueError):

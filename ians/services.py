@@ -37,6 +37,7 @@ class AppConfig:
     channels: list[Channel] = field(default_factory=lambda: [InboxChannel()])
     run_timers: bool = True
     synchronous: str = "FULL"
+    body_timeout: float = 15.0
 
     @classmethod
     def from_settings(cls, settings: Settings, registry: Registry) -> AppConfig:
@@ -48,6 +49,7 @@ class AppConfig:
             admin_token=token.get_secret_value() if token is not None else None,
             policies=load_policy_table(settings.settings_file),
             synchronous=settings.synchronous,
+            body_timeout=settings.body_timeout,
         )
 
 

@@ -109,4 +109,9 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (consultation_id, number)
     ) WITHOUT ROWID;
     """,
+    # version 4: the lists of messages and exercises, newest first, paged by key
+    """
+    CREATE INDEX messages_newest ON messages (sent_at, id);
+    CREATE INDEX exercises_newest ON exercises (wall_started_at, id);
+    """,
 ]

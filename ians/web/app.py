@@ -8,7 +8,14 @@ from aiohttp import web
 
 from ians.services import AppConfig, open_services
 from ians.web.http import MAX_BODY, errors_middleware
-from ians.web.keys import consultations_key, exercises_key, registry_key, tokens_key, tracker_key
+from ians.web.keys import (
+    body_timeout_key,
+    consultations_key,
+    exercises_key,
+    registry_key,
+    tokens_key,
+    tracker_key,
+)
 from ians.web.openapi import openapi
 from ians.web.routes import add_routes
 
@@ -18,6 +25,7 @@ __all__ = ["AppConfig", "create_app"]
 def create_app(config: AppConfig) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
     app[registry_key] = config.registry
+    app[body_timeout_key] = config.body_timeout
     app.cleanup_ctx.append(_services(config))
     add_routes(app)
     spec = openapi()
