@@ -2,6 +2,7 @@
 
 IansError (500)
   BadRequest (400)        malformed JSON, a body that is not an object
+    BrokenBody            a body that does not decode as its headers say
   Unauthorized (401)      no token, unknown token
   Forbidden (403)         a valid token that may not do this
   NotFound (404)          UnknownMessage, UnknownPointOfContact, UnknownExercise,
@@ -49,6 +50,11 @@ def _rebuilt(cls: type[IansError], args: tuple[Any, ...], state: dict[str, Any])
 class BadRequest(IansError):
     status = 400
     code = "bad_request"
+
+
+class BrokenBody(BadRequest):
+    """The body is not what its headers say (Content-Encoding, length): the connection
+    is closed after the answer, since what follows on it cannot be trusted."""
 
 
 class Unauthorized(IansError):

@@ -10,10 +10,12 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ians.errors import (
     BadRequest,
+    BrokenBody,
     IansError,
     InvalidInput,
     PayloadTooLarge,
@@ -141,16 +143,23 @@ async def read_body(
         raise PayloadTooLarge(f"the body is over {MAX_BODY} bytes") from exc
     except TimeoutError:
         raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
-    except HttpProcessingError as exc:
-        encoding = request.headers.get("Content-Encoding", "")
-        what = f"is not valid {encoding}" if encoding else "is broken"
-        raise BadRequest(f"the body {what}: {exc.message}") from None
+    except (HttpProcessingError, RequestPayloadError) as exc:
+        raise BrokenBody(_broken(request, exc)) from None
     if empty_ok and not body.strip():
         body = b"{}"
     try:
         return adapter.validate_json(body)
     except ValidationError as exc:
         raise invalid_input(exc, tagged=tagged) from None
+
+
+def _broken(request: web.Request, exc: Exception) -> str:
+    encoding = request.headers.get("Content-Encoding")
+    if encoding:
+        return f"the body is not valid {encoding}: send it as its Content-Encoding says"
+    cause = exc.__cause__ if isinstance(exc.__cause__, HttpProcessingError) else exc
+    detail = cause.message if isinstance(cause, HttpProcessingError) else str(cause)
+    return f"the body is broken: {detail.strip()}"
 
 
 def render(model: BaseModel, status: int = 200) -> web.Response:
@@ -175,8 +184,8 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
         return response
     except IansError as exc:
         response = error_response(exc.status, exc.code, exc.message, exc.details)
-        if isinstance(exc, RequestTimeout):
-            response.force_close()  # what is left of the body is not worth waiting for
+        if isinstance(exc, (RequestTimeout, BrokenBody)):
+            response.force_close()  # what is left of the body is not worth reading
         return response
     except web.HTTPException as exc:
         if exc.status < 400:
