@@ -144,7 +144,7 @@ def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from ians.contacts import load_registry
-    from ians.web.app import AppConfig, create_app
+    from ians.web.app import AppConfig, connection_options, create_app
 
     settings = _settings(args, host=args.host, port=args.port)
     logging.basicConfig(
@@ -160,7 +160,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.port,
         print=lambda text: print(text, flush=True),
         access_log=logging.getLogger("aiohttp.access") if args.access_log else None,
-        keepalive_timeout=settings.keepalive_timeout,
+        **connection_options(settings),
     )
     return 0
 
@@ -323,12 +323,12 @@ async def _run_drill(
     from ians.domain.exercise import ClockKind, ExerciseState
     from ians.exercises import ExerciseRequest
     from ians.services import AppConfig
-    from ians.web.app import create_app
+    from ians.web.app import connection_options, create_app
     from ians.web.keys import exercises_key, tracker_key
 
     config = AppConfig.from_settings(settings, registry)
     app = create_app(config)
-    runner = web.AppRunner(app, access_log=None, keepalive_timeout=settings.keepalive_timeout)
+    runner = web.AppRunner(app, access_log=None, **connection_options(settings))
     await runner.setup()
     try:
         store = app[tracker_key].store
