@@ -300,9 +300,7 @@ async def test_bad_message_bodies(api: Api, raw: bytes, status: int, field: str 
 
 async def test_a_body_over_1_mib_gets_413_and_the_server_goes_on(api: Api) -> None:
     huge = json.dumps({**early_warning(), "content": {"text": "x" * (1024 * 1024 + 10)}})
-    response = await api.call(
-        "POST", "/api/messages", data=io.BytesIO(huge.encode()), headers=JSON
-    )
+    response = await api.call("POST", "/api/messages", data=io.BytesIO(huge.encode()), headers=JSON)
     assert response.status == 413
     assert (await response.json())["error"]["code"] == "payload_too_large"
     await send(api)
