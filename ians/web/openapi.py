@@ -8,6 +8,7 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 import ians
+from ians.reports.render import media_type
 from ians.web.routes import ENDPOINTS, Endpoint
 from ians.web.views import ErrorBody
 
@@ -38,7 +39,13 @@ def openapi() -> dict[str, Any]:
             "operationId": e.handler.__name__,
             "description": f"Who may call it: {e.who}.",
             "responses": {
-                str(e.status): {"description": "OK", "content": _json(_ref(e.response.__name__))},
+                str(e.status): {
+                    "description": "OK",
+                    "content": {
+                        **_json(_ref(e.response.__name__)),
+                        **{_bare(media_type(f)): {"schema": {"type": "string"}} for f in e.formats},
+                    },
+                },
                 **{
                     code: {"description": text, "content": _json(_ref("ErrorBody"))}
                     for code, text in _ERRORS.items()
@@ -116,3 +123,8 @@ def _applies(code: str, e: Endpoint) -> bool:
     if code == "503":
         return e.method == "POST"
     return False
+
+
+def _bare(media: str) -> str:
+    """`text/csv; charset=utf-8` → `text/csv`: a media type as an OpenAPI content key."""
+    return media.split(";")[0]

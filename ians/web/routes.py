@@ -99,6 +99,7 @@ class Endpoint:
     query: dict[str, Param] = field(default_factory=dict)
     accepts: tuple[str, ...] = ("application/json",)
     errors: tuple[int, ...] = ()
+    formats: tuple[str, ...] = ()  # `?format=` choices besides JSON, each its media type
 
 
 _LIMIT = Param(
@@ -452,6 +453,7 @@ ENDPOINTS: list[Endpoint] = [
         "The acknowledgement-time report (json, csv, md or html)",
         ReportBody,
         query={"format": _FORMAT},
+        formats=FORMATS[1:],
     ),
     Endpoint(
         "GET",
@@ -494,6 +496,7 @@ ENDPOINTS: list[Endpoint] = [
         "The results: json (default), csv (one row per respondent), md or html",
         ConsultationResults,
         query={"format": _FORMAT},
+        formats=FORMATS[1:],
     ),
 ]
 

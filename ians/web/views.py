@@ -214,6 +214,9 @@ class ExerciseBody(_View):
     )
 
 
+_NEXT = "the next page: this list's URL with before=<the last id here>; null after the last"
+
+
 class ExerciseSummary(_View):
     """An exercise (or consultation) as lists show it."""
 
@@ -257,17 +260,17 @@ class ExerciseView(ExerciseSummary):
 
 class ExerciseList(_View):
     exercises: list[ExerciseSummary] = Field(description="newest first")
-    next: str | None = Field(description="the next page, or null after the last")
+    next: str | None = Field(description=_NEXT)
 
 
 class ConsultationList(_View):
     consultations: list[ExerciseSummary] = Field(description="newest first")
-    next: str | None = Field(description="the next page, or null after the last")
+    next: str | None = Field(description=_NEXT)
 
 
 class MessageList(_View):
     messages: list[MessageOut] = Field(description="newest first")
-    next: str | None = Field(description="the next page, or null after the last")
+    next: str | None = Field(description=_NEXT)
 
 
 class EventView(_View):
