@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import JSON, Api, early_warning
+from tests.test_exercises import DRILL_HUN_ROU
 
 CONSULTATION = """\
 name: Readiness
@@ -231,3 +232,14 @@ async def test_the_answers_given_here_are_documented(api: Api) -> None:
         response = await api.call(method.upper(), url, as_, **kwargs)
         assert response.status == status, (path, await response.text())
         assert str(status) in spec["paths"][path][method]["responses"], (path, status)
+
+
+async def test_a_start_given_with_an_offset_comes_back_in_utc(api: Api) -> None:
+    body = {"scenario": DRILL_HUN_ROU, "clock": "virtual", "start": "2026-11-27T17:00:00+01:00"}
+    created = await api.json("POST", "/api/exercises", json=body, status=201)
+    assert created["started_at"] == "2026-11-27T16:00:00Z"
+    assert created["ended_at"].endswith("Z")
+    listed = await api.json("GET", f"/api/messages?exercise={created['id']}")
+    assert listed["messages"] and all(m["sent_at"].endswith("Z") for m in listed["messages"])
+    occurred = listed["messages"][-1]["content"]["occurred_at"]
+    assert occurred == "2026-11-27T15:40:00Z"  # start-20m
