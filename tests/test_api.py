@@ -145,6 +145,20 @@ ENDPOINTS = [
         {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 403, "hun-1": 200, "srb-2": 200, "admin": 200},
     ),
     ("GET", "/api/inbox", None, {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 200, "admin": 403}),
+    ("GET", "/api/messages", None, {NO_TOKEN: 401, BAD_TOKEN: 401, "rou-1": 200, "admin": 200}),
+    (
+        "GET",
+        "/api/messages/{id}/events",
+        None,
+        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-1": 403, "srb-1": 403, "admin": 200},
+    ),
+    ("GET", "/api/exercises", None, {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-1": 403, "admin": 200}),
+    (
+        "GET",
+        "/api/consultations",
+        None,
+        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-1": 403, "admin": 200},
+    ),
     (
         "POST",
         "/api/messages/{id}/ack",
