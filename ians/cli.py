@@ -207,7 +207,7 @@ def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from ians.contacts import load_registry
-    from ians.web.app import AppConfig, create_app
+    from ians.web.app import AppConfig, connection_options, create_app
 
     settings = _settings(args, host=args.host, port=args.port)
     logging.basicConfig(
@@ -223,6 +223,7 @@ def _serve(args: argparse.Namespace) -> int:
         sock=sockets,
         print=lambda text: print(text, flush=True),
         access_log=logging.getLogger("aiohttp.access") if args.access_log else None,
+        **connection_options(settings),
     )
     return 0
 
@@ -398,12 +399,12 @@ async def _run_drill(
     from ians.domain.exercise import ClockKind, ExerciseState
     from ians.exercises import ExerciseRequest
     from ians.services import AppConfig
-    from ians.web.app import create_app
+    from ians.web.app import connection_options, create_app
     from ians.web.keys import exercises_key, tracker_key
 
     config = AppConfig.from_settings(settings, registry)
     app = create_app(config)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, **connection_options(settings))
     await runner.setup()
     try:
         store = app[tracker_key].store

@@ -2,13 +2,16 @@
 
 IansError (500)
   BadRequest (400)        malformed JSON, a body that is not an object
+    BrokenBody            a body that does not decode as its headers say
   Unauthorized (401)      no token, unknown token
   Forbidden (403)         a valid token that may not do this
   NotFound (404)          UnknownMessage, UnknownPointOfContact, UnknownExercise,
                           UnknownConsultation
   Conflict (409)          a state that forbids the request (closed consultation,
                           stopped exercise)
+  RequestTimeout (408)    a body that did not all arrive in time
   PayloadTooLarge (413)   a body over the limit
+  UnsupportedMediaType (415)  a body of a type the endpoint does not take
   InvalidInput (422)      a field that breaks a rule; `details` name the field paths
     FileError             a contacts or scenario file: every problem with file, line, field
 
@@ -47,6 +50,11 @@ def _rebuilt(cls: type[IansError], args: tuple[Any, ...], state: dict[str, Any])
 class BadRequest(IansError):
     status = 400
     code = "bad_request"
+
+
+class BrokenBody(BadRequest):
+    """The body is not what its headers say (Content-Encoding, length): the connection
+    is closed after the answer, since what follows on it cannot be trusted."""
 
 
 class Unauthorized(IansError):
@@ -89,9 +97,19 @@ class Conflict(IansError):
     code = "conflict"
 
 
+class RequestTimeout(IansError):
+    status = 408
+    code = "request_timeout"
+
+
 class PayloadTooLarge(IansError):
     status = 413
     code = "payload_too_large"
+
+
+class UnsupportedMediaType(IansError):
+    status = 415
+    code = "unsupported_media_type"
 
 
 class InvalidInput(IansError, ValueError):

@@ -38,6 +38,7 @@ class AppConfig:
     channels: list[Channel] = field(default_factory=list)  # beside the inbox
     run_timers: bool = True
     synchronous: str = "FULL"
+    body_timeout: float = 15.0
 
     @classmethod
     def from_settings(cls, settings: Settings, registry: Registry) -> AppConfig:
@@ -49,6 +50,7 @@ class AppConfig:
             admin_token=token.get_secret_value() if token is not None else None,
             policies=load_policy_table(settings.settings_file),
             synchronous=settings.synchronous,
+            body_timeout=settings.body_timeout,
         )
 
 

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     settings_file: Path | None = None
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    # seconds: an idle connection (also one whose request headers are not all in) is closed
+    keepalive_timeout: float = Field(default=15.0, gt=0, le=3600)
+    # seconds a request body may take after its headers (408 and the connection closed)
+    body_timeout: float = Field(default=15.0, gt=0, le=3600)
 
     @field_validator("admin_token")
     @classmethod

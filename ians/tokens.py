@@ -105,7 +105,10 @@ class Tokens:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use Authorization: Bearer <token>")
-        hashed = token_hash(token.strip())
+        try:
+            hashed = token_hash(token.strip())
+        except UnicodeEncodeError:  # a header may carry bytes that are no text at all
+            raise Unauthorized("unknown or replaced token") from None
         if hmac.compare_digest(hashed, self._admin_hash):
             return ADMIN
         poc_id = self._pocs.get(hashed)

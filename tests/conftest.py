@@ -23,6 +23,7 @@ from ians.web.app import AppConfig, create_app
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # a Friday
 ADMIN_TOKEN = "test-admin-token"
+JSON = {"Content-Type": "application/json"}  # for raw bodies (json= sets it itself)
 
 REGISTRY_YAML = """\
 countries:
@@ -126,7 +127,7 @@ class Api:
         return self._tokens[poc]
 
     async def call(self, method: str, path: str, as_: str | None = "admin", **kwargs: Any):  # type: ignore[no-untyped-def]
-        headers = kwargs.pop("headers", {})
+        headers = dict(kwargs.pop("headers", {}))
         if as_ == "admin":
             headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
         elif as_ is not None:

@@ -12,7 +12,7 @@ from openapi_spec_validator import validate
 
 from ians.clock import ManualClock
 from ians.web.keys import tracker_key
-from tests.conftest import ADMIN_TOKEN, Api, early_warning
+from tests.conftest import ADMIN_TOKEN, JSON, Api, early_warning
 
 
 async def send(api: Api, body: dict[str, Any] | None = None, as_: str = "admin") -> dict[str, Any]:
@@ -145,6 +145,20 @@ ENDPOINTS = [
         {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 403, "hun-1": 200, "srb-2": 200, "admin": 200},
     ),
     ("GET", "/api/inbox", None, {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 200, "admin": 403}),
+    ("GET", "/api/messages", None, {NO_TOKEN: 401, BAD_TOKEN: 401, "rou-1": 200, "admin": 200}),
+    (
+        "GET",
+        "/api/messages/{id}/events",
+        None,
+        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-1": 403, "srb-1": 403, "admin": 200},
+    ),
+    ("GET", "/api/exercises", None, {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-1": 403, "admin": 200}),
+    (
+        "GET",
+        "/api/consultations",
+        None,
+        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-1": 403, "admin": 200},
+    ),
     (
         "POST",
         "/api/messages/{id}/ack",
@@ -300,7 +314,7 @@ async def test_bad_message_bodies(api: Api, raw: bytes, status: int, field: str 
 
 async def test_a_body_over_1_mib_gets_413_and_the_server_goes_on(api: Api) -> None:
     huge = json.dumps({**early_warning(), "content": {"text": "x" * (1024 * 1024 + 10)}})
-    response = await api.call("POST", "/api/messages", data=io.BytesIO(huge.encode()))
+    response = await api.call("POST", "/api/messages", data=io.BytesIO(huge.encode()), headers=JSON)
     assert response.status == 413
     assert (await response.json())["error"]["code"] == "payload_too_large"
     await send(api)
@@ -336,7 +350,9 @@ async def test_wrong_method_and_bad_query_are_json_errors(api: Api) -> None:
 )
 async def test_bad_ack_bodies_leave_the_ack_unrecorded(api: Api, raw: bytes) -> None:
     message = await send(api)
-    response = await api.call("POST", f"/api/messages/{message['id']}/ack", "hun-1", data=raw)
+    response = await api.call(
+        "POST", f"/api/messages/{message['id']}/ack", "hun-1", data=raw, headers=JSON
+    )
     assert response.status in (400, 422)
     status = await api.json("GET", f"/api/messages/{message['id']}")
     assert status["recipients"][0]["status"] == "pending"

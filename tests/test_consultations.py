@@ -15,7 +15,7 @@ import pytest
 from ians.clock import ManualClock
 from ians.consultations import REMIND
 from ians.web.keys import tracker_key
-from tests.conftest import Api, AppFactory
+from tests.conftest import JSON, Api, AppFactory
 
 # audience: the notification PoCs of SRB, HUN and ROU: srb-1, srb-2, hun-1, hun-2, hun-3, rou-1
 CONSULTATION = """\
@@ -156,7 +156,9 @@ async def test_every_answer_rule_gives_a_422_naming_the_question(
 @pytest.mark.parametrize("raw", [b"{bad", b"[]", b'{"answers": []}', b'{"answers": {}, "x": 1}'])
 async def test_malformed_response_bodies(api: Api, raw: bytes) -> None:
     cid = await open_consultation(api)
-    response = await api.call("POST", f"/api/consultations/{cid}/responses", "hun-1", data=raw)
+    response = await api.call(
+        "POST", f"/api/consultations/{cid}/responses", "hun-1", data=raw, headers=JSON
+    )
     assert response.status in (400, 422)
 
 

@@ -49,6 +49,30 @@ class AckResult:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageQuery:
+    """Which messages a list shows: each filter given narrows it.
+
+    `country` and `visible_to` each keep the messages that country sent or that reached
+    one of its PoCs; `visible_to` (a PoC's own country) also bounds the `before` cursor.
+    """
+
+    limit: int
+    before: str | None = None
+    exercise: str | None = None
+    mode: str | None = None
+    country: str | None = None
+    visible_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExerciseQuery:
+    limit: int
+    before: str | None = None
+    state: str | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Fired:
     """A chase after its due steps were applied, with the events they made."""
 
@@ -131,6 +155,14 @@ class Store(ABC):
         """Every PoC the message reached, in the order reached."""
 
     @abstractmethod
+    async def list_messages(self, query: MessageQuery) -> list[Message]:
+        """Messages newest first: by `sent_at`, then id, both descending (a stable order).
+
+        With `before`, only those after that message in this order. Raises UnknownMessage
+        when `before` names no message (or one `visible_to` may not see).
+        """
+
+    @abstractmethod
     async def inbox(self, poc: str, limit: int) -> list[InboxItem]:
         """What reached this PoC, newest first."""
 
@@ -185,6 +217,15 @@ class Store(ABC):
     @abstractmethod
     async def exercises(self, state: str) -> list[Exercise]:
         """Every exercise in this state, oldest first."""
+
+    @abstractmethod
+    async def list_exercises(self, query: ExerciseQuery) -> list[Exercise]:
+        """Exercises (consultations too) newest first: by the server time each began
+        (`wall_started_at`), then id, both descending. Their `scenario` text is left out.
+
+        With `before`, only those after that exercise in this order. Raises
+        UnknownExercise when `before` names no exercise.
+        """
 
     @abstractmethod
     async def end_exercise(self, exercise_id: str, state: str, ended_at: datetime) -> Exercise:

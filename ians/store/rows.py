@@ -140,6 +140,10 @@ EXERCISE_COLUMNS = (
 )
 
 
+# a list leaves out the scenario text (up to a MiB each)
+EXERCISE_LIST_COLUMNS = EXERCISE_COLUMNS.replace("scenario", "'' AS scenario")
+
+
 EXERCISE_COLUMNS_E = ", ".join(f"e.{c.strip()}" for c in EXERCISE_COLUMNS.split(","))
 
 

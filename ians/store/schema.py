@@ -146,4 +146,9 @@ MIGRATIONS: list[str] = [
     ORDER BY i.invited_at;
     DROP INDEX events_delivered;
     """,
+    # version 6: the lists of messages and exercises, newest first, paged by key
+    """
+    CREATE INDEX messages_newest ON messages (sent_at, id);
+    CREATE INDEX exercises_newest ON exercises (wall_started_at, id);
+    """,
 ]

@@ -30,12 +30,21 @@ from ians.errors import (
 )
 from ians.reports.facts import ExerciseFacts, SentMessage
 from ians.store import batches
-from ians.store.base import AckResult, Delivery, Fired, InboxItem, Store
+from ians.store.base import (
+    AckResult,
+    Delivery,
+    ExerciseQuery,
+    Fired,
+    InboxItem,
+    MessageQuery,
+    Store,
+)
 from ians.store.rows import (
     CHASE_COLUMNS,
     CHASE_COLUMNS_C,
     EXERCISE_COLUMNS,
     EXERCISE_COLUMNS_E,
+    EXERCISE_LIST_COLUMNS,
     MESSAGE_COLUMNS,
     MESSAGE_COLUMNS_M,
     MESSAGE_WIDTH,
@@ -161,6 +170,34 @@ class SqliteStore(Store):
         )
         return [delivery_of(r) for r in rows]
 
+    async def list_messages(self, query: MessageQuery) -> list[Message]:
+        where, params = ["1 = 1"], []
+        if query.visible_to is not None:
+            where.append(_INVOLVES)
+            params += [query.visible_to] * 2
+        if query.before is not None:
+            cursor = await self._rows(
+                f"SELECT m.sent_at, m.id FROM messages m WHERE m.id = ? AND {' AND '.join(where)}",
+                [query.before, *params],
+            )
+            if not cursor:
+                raise UnknownMessage(query.before)
+            where.append("(m.sent_at, m.id) < (?, ?)")
+            params += list(cursor[0])
+        for column, value in (("exercise_id", query.exercise), ("mode", query.mode)):
+            if value is not None:
+                where.append(f"m.{column} = ?")
+                params.append(value)
+        if query.country is not None:
+            where.append(_INVOLVES)
+            params += [query.country] * 2
+        rows = await self._rows(
+            f"SELECT {MESSAGE_COLUMNS_M} FROM messages m WHERE {' AND '.join(where)}"
+            " ORDER BY m.sent_at DESC, m.id DESC LIMIT ?",
+            [*params, query.limit],
+        )
+        return [message_of(r) for r in rows]
+
     async def inbox(self, poc: str, limit: int) -> list[InboxItem]:
         rows = await self._rows(
             f"SELECT {MESSAGE_COLUMNS_M}, d.message_id, d.poc, d.country, d.delivered_at,"
@@ -224,6 +261,27 @@ class SqliteStore(Store):
     async def exercises(self, state: str) -> list[Exercise]:
         rows = await self._rows(
             f"SELECT {EXERCISE_COLUMNS} FROM exercises WHERE state = ? ORDER BY rowid", (state,)
+        )
+        return [exercise_of(r) for r in rows]
+
+    async def list_exercises(self, query: ExerciseQuery) -> list[Exercise]:
+        where, params = ["1 = 1"], []
+        if query.before is not None:
+            cursor = await self._rows(
+                "SELECT wall_started_at, id FROM exercises WHERE id = ?", (query.before,)
+            )
+            if not cursor:
+                raise UnknownExercise(query.before)
+            where.append("(wall_started_at, id) < (?, ?)")
+            params += list(cursor[0])
+        for column, value in (("state", query.state), ("kind", query.kind)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        rows = await self._rows(
+            f"SELECT {EXERCISE_LIST_COLUMNS} FROM exercises WHERE {' AND '.join(where)}"
+            " ORDER BY wall_started_at DESC, id DESC LIMIT ?",
+            [*params, query.limit],
         )
         return [exercise_of(r) for r in rows]
 
@@ -336,6 +394,13 @@ class SqliteStore(Store):
             (consultation_id,),
         )
         return {int(r[0]) for r in rows}
+
+
+# the message was sent by the country, or reached one of its PoCs
+_INVOLVES = (
+    "(m.sender = ? OR EXISTS (SELECT 1 FROM deliveries d"
+    " WHERE d.message_id = m.id AND d.country = ?))"
+)
 
 
 async def _migrate(conn: aiosqlite.Connection) -> None:

@@ -3,21 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import web
 
 from ians.services import AppConfig, open_services
+from ians.settings import Settings
 from ians.web.http import MAX_BODY, errors_middleware
-from ians.web.keys import consultations_key, exercises_key, registry_key, tokens_key, tracker_key
+from ians.web.keys import (
+    body_timeout_key,
+    consultations_key,
+    exercises_key,
+    registry_key,
+    tokens_key,
+    tracker_key,
+)
 from ians.web.openapi import openapi
 from ians.web.routes import add_routes
 
-__all__ = ["AppConfig", "create_app"]
+__all__ = ["AppConfig", "connection_options", "create_app"]
+
+# seconds the rest of a refused body (408, broken) is read and dropped before the close,
+# so that the client can read the answer (aiohttp's lingering close; its default is 10 s)
+LINGER = 1.0
+
+
+def connection_options(settings: Settings) -> dict[str, Any]:
+    """How the HTTP server treats connections (web.run_app / web.AppRunner keywords):
+    one idle, or whose request headers are not in, for `keepalive_timeout` is closed."""
+    return {"keepalive_timeout": settings.keepalive_timeout, "lingering_time": LINGER}
 
 
 def create_app(config: AppConfig) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
     app[registry_key] = config.registry
+    app[body_timeout_key] = config.body_timeout
     app.cleanup_ctx.append(_services(config))
     add_routes(app)
     spec = openapi()

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ians.errors import BadRequest, IansError, InvalidInput, PayloadTooLarge
+from ians.errors import (
+    BadRequest,
+    BrokenBody,
+    IansError,
+    InvalidInput,
+    PayloadTooLarge,
+    RequestTimeout,
+    UnsupportedMediaType,
+)
+from ians.web.keys import body_timeout_key
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +37,10 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    415: "unsupported_media_type",
     422: "invalid",
 }
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only: int() also takes '²' and '١'
 
 
 def field_path(loc: Sequence[str | int]) -> str:
@@ -60,20 +75,91 @@ def invalid_input(exc: ValidationError, *, tagged: bool = False) -> IansError:
     return InvalidInput(f"{first['field']}: {first['message']}{more}", details)
 
 
+class QueryParams:
+    """The query parameters of a request, read one by one; `check` raises every mistake at once.
+
+    A value that breaks a rule reads as its default, so the handler can go on to the next.
+    """
+
+    def __init__(self, request: web.Request) -> None:
+        self._query = request.query
+        self._details: list[dict[str, Any]] = []
+
+    def text(self, name: str) -> str | None:
+        return self._query.get(name)
+
+    def whole(self, name: str, default: int, low: int, high: int) -> int:
+        """A whole number from `low` to `high` (ASCII digits)."""
+        raw = self._query.get(name)
+        if raw is None:
+            return default
+        if not _WHOLE_NUMBER.fullmatch(raw) or not low <= int(raw) <= high:
+            message = f"{raw!r} is not a whole number from {low} to {high}"
+            return self.invalid(name, message, default)
+        return int(raw)
+
+    def choice(self, name: str, choices: Sequence[str], default: str | None = None) -> str | None:
+        raw = self._query.get(name)
+        if raw is None or raw in choices:
+            return default if raw is None else raw
+        return self.invalid(name, f"{raw!r} is not one of {', '.join(choices)}", default)
+
+    def invalid(self, name: str, message: str, default: T) -> T:
+        self._details.append({"field": name, "message": message})
+        return default
+
+    def check(self) -> None:
+        """Raises InvalidInput naming every bad parameter read so far."""
+        if self._details:
+            first = self._details[0]
+            more = f" (and {len(self._details) - 1} more)" if len(self._details) > 1 else ""
+            raise InvalidInput(f"{first['field']}: {first['message']}{more}", self._details)
+
+
+def check_media_type(request: web.Request, accepted: Sequence[str]) -> None:
+    """Refuse a body of a media type the endpoint does not take. Raises UnsupportedMediaType."""
+    if not request.body_exists or request.content_type in accepted:
+        return
+    given = request.headers.get("Content-Type", "no Content-Type")
+    raise UnsupportedMediaType(
+        f"the body is {given}: send it as {' or '.join(accepted)}",
+        [{"field": "Content-Type", "message": f"use {' or '.join(accepted)}"}],
+    )
+
+
 async def read_body(
     request: web.Request, adapter: TypeAdapter[T], *, tagged: bool = False, empty_ok: bool = False
 ) -> T:
-    """The request body validated by `adapter`. Raises BadRequest, InvalidInput, PayloadTooLarge."""
+    """The request body validated by `adapter`.
+
+    Raises BadRequest (also for a body that does not decode as its Content-Encoding says),
+    InvalidInput, PayloadTooLarge, RequestTimeout (the body did not all arrive in time).
+    """
+    timeout = request.app[body_timeout_key]
     try:
-        body = await request.read()
+        async with asyncio.timeout(timeout):
+            body = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise PayloadTooLarge(f"the body is over {MAX_BODY} bytes") from exc
+    except TimeoutError:
+        raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
+    except (HttpProcessingError, RequestPayloadError) as exc:
+        raise BrokenBody(_broken(request, exc)) from None
     if empty_ok and not body.strip():
         body = b"{}"
     try:
         return adapter.validate_json(body)
     except ValidationError as exc:
         raise invalid_input(exc, tagged=tagged) from None
+
+
+def _broken(request: web.Request, exc: Exception) -> str:
+    encoding = request.headers.get("Content-Encoding")
+    if encoding:
+        return f"the body is not valid {encoding}: send it as its Content-Encoding says"
+    cause = exc.__cause__ if isinstance(exc.__cause__, HttpProcessingError) else exc
+    detail = cause.message if isinstance(cause, HttpProcessingError) else str(cause)
+    return f"the body is broken: {detail.strip()}"
 
 
 def render(model: BaseModel, status: int = 200) -> web.Response:
@@ -97,12 +183,24 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
         response: web.StreamResponse = await handler(request)
         return response
     except IansError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        if isinstance(exc, (RequestTimeout, BrokenBody)):
+            response.force_close()  # what is left of the body is not worth reading
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
-        return error_response(exc.status, code, exc.reason, [])
+        message = exc.reason
+        allow = exc.headers.get("Allow")
+        if exc.status == 405 and allow is not None:
+            message = f"{request.method} is not allowed on {request.path}: use {allow}"
+        elif exc.status == 404:
+            message = f"no endpoint {request.path} (see /api/openapi.json)"
+        response = error_response(exc.status, code, message, [])
+        if allow is not None:  # a 405 says which methods the path takes
+            response.headers["Allow"] = allow
+        return response
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return error_response(500, "internal", "internal error (logged on the server)", [])

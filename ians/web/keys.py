@@ -13,3 +13,4 @@ tracker_key = web.AppKey("tracker", Tracker)
 tokens_key = web.AppKey("tokens", Tokens)
 exercises_key = web.AppKey("exercises", Exercises)
 consultations_key = web.AppKey("consultations", Consultations)
+body_timeout_key = web.AppKey("body_timeout", float)  # seconds a request body may take

@@ -8,7 +8,8 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 import ians
-from ians.web.routes import ENDPOINTS
+from ians.reports.render import media_type
+from ians.web.routes import ENDPOINTS, Endpoint
 from ians.web.views import ErrorBody
 
 _REF = "#/components/schemas/{model}"
@@ -17,9 +18,12 @@ _ERRORS = {
     "401": "No or bad token",
     "403": "Not allowed for this caller",
     "404": "Unknown id",
+    "408": "The body did not all arrive in time; the connection is closed",
     "409": "State conflict",
     "413": "Body over 1 MiB",
-    "422": "Invalid field; details name the field path",
+    "415": "The body is not of a media type this endpoint takes",
+    "422": "Invalid field or query parameter; details name each one",
+    "503": "The store is closed (its writer process ended): the server must be restarted",
 }
 
 
@@ -35,11 +39,17 @@ def openapi() -> dict[str, Any]:
             "operationId": e.handler.__name__,
             "description": f"Who may call it: {e.who}.",
             "responses": {
-                str(e.status): {"description": "OK", "content": _json(_ref(e.response.__name__))},
+                str(e.status): {
+                    "description": "OK",
+                    "content": {
+                        **_json(_ref(e.response.__name__)),
+                        **{_bare(media_type(f)): {"schema": {"type": "string"}} for f in e.formats},
+                    },
+                },
                 **{
                     code: {"description": text, "content": _json(_ref("ErrorBody"))}
                     for code, text in _ERRORS.items()
-                    if _applies(code, e.who, e.body, e.path)
+                    if _applies(code, e)
                 },
             },
         }
@@ -52,7 +62,7 @@ def openapi() -> dict[str, Any]:
             schemas[name] = body_schema
             op["requestBody"] = {
                 "required": e.method == "POST" and name != "AckBody",
-                "content": _json(_ref(name)),
+                "content": {media: {"schema": _ref(name)} for media in e.accepts},
             }
         params = [
             {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -63,10 +73,10 @@ def openapi() -> dict[str, Any]:
                 "name": q,
                 "in": "query",
                 "required": False,
-                "description": text,
-                "schema": {"type": "string"},
+                "description": param.description,
+                "schema": param.schema,
             }
-            for q, text in e.query.items()
+            for q, param in e.query.items()
         ]
         if params:
             op["parameters"] = params
@@ -98,13 +108,23 @@ def _path_params(path: str) -> list[str]:
     return [part[1:-1] for part in path.split("/") if part.startswith("{")]
 
 
-def _applies(code: str, who: str, body: object, path: str) -> bool:
+def _applies(code: str, e: Endpoint) -> bool:
+    """Whether endpoint `e` can answer `code` (the route's own list, else what it implies)."""
+    if int(code) in e.errors:
+        return True
     if code in ("401", "403"):
-        return who != "anyone"
-    if code in ("400", "413"):
-        return body is not None
+        return e.who != "anyone"
+    if code in ("400", "408", "413", "415"):
+        return e.body is not None
     if code == "404":
-        return "{" in path
+        return "{" in e.path
     if code == "422":
-        return body is not None or path == "/api/inbox"
-    return code != "409"
+        return e.body is not None or bool(e.query)
+    if code == "503":
+        return e.method == "POST"
+    return False
+
+
+def _bare(media: str) -> str:
+    """`text/csv; charset=utf-8` → `text/csv`: a media type as an OpenAPI content key."""
+    return media.split(";")[0]

@@ -24,23 +24,39 @@ from ians.reports.page import Names
 from ians.reports.render import FORMATS, media_type
 from ians.reports.render import render as render_report
 from ians.reports.results import render_results
-from ians.scenarios.loader import load_scenario
+from ians.scenarios.loader import KINDS, load_scenario
 from ians.tokens import Principal
-from ians.web.http import read_body, render
+from ians.web.http import QueryParams, check_media_type, read_body, render
 from ians.web.keys import consultations_key, exercises_key, registry_key, tokens_key, tracker_key
+from ians.web.lists import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MODES,
+    STATES,
+    list_consultations,
+    list_exercises,
+    list_messages,
+    message_events,
+)
 from ians.web.views import (
     AckBody,
     AckView,
+    ConsultationList,
+    ConsultationProgress,
     ConsultationResults,
     ConsultationView,
     Countries,
     CountryView,
     ExerciseBody,
+    ExerciseList,
+    ExerciseSummary,
     ExerciseView,
     Health,
     Inbox,
     InboxConsultation,
     InboxEntry,
+    MessageEvents,
+    MessageList,
     MessageOut,
     MessageView,
     Pocs,
@@ -60,7 +76,18 @@ _response_body = TypeAdapter(ResponseBody)
 
 
 @dataclass(frozen=True)
+class Param:
+    """A query parameter: what it means, and its JSON schema (type, enum, bounds)."""
+
+    description: str
+    schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Endpoint:
+    """One endpoint. `accepts`: the media types its body may have (others get 415);
+    `errors`: statuses it gives beyond those its caller, body, path and query imply."""
+
     method: str
     path: str
     handler: Handler
@@ -70,7 +97,23 @@ class Endpoint:
     status: int = 200
     body: Any = None
     body_name: str = ""
-    query: dict[str, str] = field(default_factory=dict)
+    query: dict[str, Param] = field(default_factory=dict)
+    accepts: tuple[str, ...] = ("application/json",)
+    errors: tuple[int, ...] = ()
+    formats: tuple[str, ...] = ()  # `?format=` choices besides JSON, each its media type
+
+
+_LIMIT = Param(
+    f"How many, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})",
+    {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+)
+_FORMAT = Param(
+    "json (default), csv, md or html", {"type": "string", "enum": list(FORMATS), "default": "json"}
+)
+_BEFORE = Param(
+    "The last id of the previous page: the page after it (the answer's `next` has it)",
+    {"type": "string"},
+)
 
 
 async def health(request: web.Request, who: Principal | None) -> web.Response:
@@ -119,11 +162,11 @@ async def get_message(request: web.Request, who: Principal | None) -> web.Respon
 async def inbox(request: web.Request, who: Principal | None) -> web.Response:
     assert who is not None
     poc = who.require_poc()
-    raw = request.query.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise InvalidInput.at("limit", "must be a whole number from 1 to 1000")
+    params = QueryParams(request)
+    limit = params.whole("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    params.check()
     store = request.app[tracker_key].store
-    items = await store.inbox(poc.id, int(raw))
+    items = await store.inbox(poc.id, limit)
     consultations = request.app[consultations_key]
     invited = [
         InboxConsultation(
@@ -133,7 +176,7 @@ async def inbox(request: web.Request, who: Principal | None) -> web.Response:
             closed=c.state != "running",
             responded_at=None if r is None else c.scenario_time(r.submitted_at),
         )
-        for c, r in (await store.invited_to(poc.id))[: int(raw)]
+        for c, r in (await store.invited_to(poc.id))[:limit]
     ]
     return render(Inbox(messages=[InboxEntry.of(i) for i in items], consultations=invited))
 
@@ -178,9 +221,7 @@ async def stop_exercise(request: web.Request, who: Principal | None) -> web.Resp
 
 
 async def exercise_report(request: web.Request, who: Principal | None) -> web.Response:
-    fmt = request.query.get("format", "json")
-    if fmt not in FORMATS:
-        raise InvalidInput.at("format", f"use one of {', '.join(FORMATS)}")
+    fmt = _format(request)
     exercise_id = request.match_info["exercise_id"]
     store = request.app[tracker_key].store
     if (await store.exercise(exercise_id)).kind == "consultation":
@@ -194,33 +235,25 @@ async def exercise_report(request: web.Request, who: Principal | None) -> web.Re
     return web.Response(body=body, headers={"Content-Type": media_type(fmt)})
 
 
+def _format(request: web.Request) -> str:
+    params = QueryParams(request)
+    fmt = params.choice("format", FORMATS, "json")
+    params.check()
+    assert fmt is not None
+    return fmt
+
+
 async def _exercise_view(request: web.Request, exercise_id: str) -> ExerciseView:
     store = request.app[tracker_key].store
     e = await store.exercise(exercise_id)
     if e.kind == "consultation":
         results = await request.app[consultations_key].results(e.id)
         done = {"invited": results["invited"], "responded": results["responded"]}
-        report = f"/api/consultations/{e.id}/results?format=json"
     else:
         facts = await store.exercise_facts(exercise_id)
         done = progress(facts.messages, facts.chases)
         done["injects"] = request.app[exercises_key].inject_count(e, done["injects_sent"])
-        report = f"/api/exercises/{e.id}/report?format=json"
-    return ExerciseView(
-        id=e.id,
-        name=e.name,
-        kind=e.kind,
-        clock=e.clock,
-        speed=e.speed,
-        seed=e.seed,
-        state=e.state,
-        started_at=e.started_at,
-        ended_at=e.ended_at,
-        simulate=list(e.simulate),
-        simulated=e.clock == ClockKind.VIRTUAL,
-        progress=done,
-        report=report,
-    )
+    return ExerciseView(**dict(ExerciseSummary.of(e)), progress=done)
 
 
 async def get_consultation(request: web.Request, who: Principal | None) -> web.Response:
@@ -228,11 +261,10 @@ async def get_consultation(request: web.Request, who: Principal | None) -> web.R
     consultations = request.app[consultations_key]
     opened = await consultations.get(request.match_info["consultation_id"])
     record, scenario = opened.record, opened.scenario
-    progress_: dict[str, float] | None = None
+    progress_: ConsultationProgress | None = None
     response = None
     if who.poc is None:
-        results = await consultations.results(record.id)
-        progress_ = {k: results[k] for k in ("invited", "responded", "response_rate")}
+        progress_ = ConsultationProgress.model_validate(await consultations.results(record.id))
     else:
         await consultations.check_invited(record.id, who.poc.id)
         own = [r for r in await consultations.responses(opened) if r.poc == who.poc.id]
@@ -279,11 +311,9 @@ async def respond(request: web.Request, who: Principal | None) -> web.Response:
 
 
 async def consultation_results(request: web.Request, who: Principal | None) -> web.Response:
-    fmt = request.query.get("format", "json")
+    fmt = _format(request)
     consultation_id = request.match_info["consultation_id"]
     consultations = request.app[consultations_key]
-    if fmt not in FORMATS:
-        raise InvalidInput.at("format", f"use one of {', '.join(FORMATS)}")
     if fmt == "csv":
         text = await consultations.results_csv(consultation_id)
         return web.Response(text=text, content_type="text/csv", charset="utf-8")
@@ -320,6 +350,25 @@ ENDPOINTS: list[Endpoint] = [
         201,
         body=MessageDraft,
         body_name="MessageDraft",
+        errors=(409,),
+    ),
+    Endpoint(
+        "GET",
+        "/api/messages",
+        list_messages,
+        "admin or poc",
+        "Messages newest first (a PoC: those its country sent or received), paged",
+        MessageList,
+        query={
+            "exercise": Param("Only this exercise's messages", {"type": "string"}),
+            "mode": Param("Only this mode", {"type": "string", "enum": MODES}),
+            "country": Param(
+                "Only those this country (ISO 3166-1 alpha-3) sent or received",
+                {"type": "string", "pattern": "^[A-Z]{3}$"},
+            ),
+            "limit": _LIMIT,
+            "before": _BEFORE,
+        },
     ),
     Endpoint(
         "GET",
@@ -331,12 +380,20 @@ ENDPOINTS: list[Endpoint] = [
     ),
     Endpoint(
         "GET",
+        "/api/messages/{message_id}/events",
+        message_events,
+        "admin",
+        "The message's audit trail: every event with its time, in order",
+        MessageEvents,
+    ),
+    Endpoint(
+        "GET",
         "/api/inbox",
         inbox,
         "poc",
         "Messages delivered to this PoC, newest first",
         Inbox,
-        query={"limit": "How many, 1 to 1000 (default 100)"},
+        query={"limit": _LIMIT},
     ),
     Endpoint(
         "POST",
@@ -347,6 +404,7 @@ ENDPOINTS: list[Endpoint] = [
         AckView,
         body=AckBody,
         body_name="AckBody",
+        errors=(409,),
     ),
     Endpoint(
         "POST",
@@ -368,12 +426,27 @@ ENDPOINTS: list[Endpoint] = [
         ExerciseView,
     ),
     Endpoint(
+        "GET",
+        "/api/exercises",
+        list_exercises,
+        "admin",
+        "Exercises (consultations too) newest first, paged",
+        ExerciseList,
+        query={
+            "state": Param("Only those in this state", {"type": "string", "enum": STATES}),
+            "kind": Param("Only this kind", {"type": "string", "enum": list(KINDS)}),
+            "limit": _LIMIT,
+            "before": _BEFORE,
+        },
+    ),
+    Endpoint(
         "POST",
         "/api/exercises/{exercise_id}/stop",
         stop_exercise,
         "admin",
         "Stop a running exercise; its report covers what happened",
         ExerciseView,
+        errors=(409,),
     ),
     Endpoint(
         "GET",
@@ -382,7 +455,8 @@ ENDPOINTS: list[Endpoint] = [
         "admin",
         "The acknowledgement-time report (json, csv, md or html)",
         ReportBody,
-        query={"format": "json (default), csv, md or html"},
+        query={"format": _FORMAT},
+        formats=FORMATS[1:],
     ),
     Endpoint(
         "GET",
@@ -391,6 +465,19 @@ ENDPOINTS: list[Endpoint] = [
         "admin or poc",
         "The questionnaire; the admin sees progress, an invited PoC its own answers",
         ConsultationView,
+    ),
+    Endpoint(
+        "GET",
+        "/api/consultations",
+        list_consultations,
+        "admin",
+        "Consultations newest first, paged",
+        ConsultationList,
+        query={
+            "state": Param("Only those in this state", {"type": "string", "enum": STATES}),
+            "limit": _LIMIT,
+            "before": _BEFORE,
+        },
     ),
     Endpoint(
         "POST",
@@ -402,6 +489,7 @@ ENDPOINTS: list[Endpoint] = [
         201,
         body=ResponseBody,
         body_name="ResponseBody",
+        errors=(409,),
     ),
     Endpoint(
         "GET",
@@ -410,7 +498,8 @@ ENDPOINTS: list[Endpoint] = [
         "admin",
         "The results: json (default), csv (one row per respondent), md or html",
         ConsultationResults,
-        query={"format": "json (default), csv, md or html"},
+        query={"format": _FORMAT},
+        formats=FORMATS[1:],
     ),
 ]
 
@@ -429,6 +518,8 @@ def _guarded(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Respon
                 who.require_admin()
             elif endpoint.who == "poc":
                 who.require_poc()
+        if endpoint.body is not None:
+            check_media_type(request, endpoint.accepts)
         return await endpoint.handler(request, who)
 
     handle.__name__ = endpoint.handler.__name__

@@ -6,13 +6,14 @@ The same models validate requests, render responses and generate
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
 
-from ians.domain.chase import Chase, ChaseStatus
+from ians.domain.chase import Chase, ChaseStatus, Event, EventKind
 from ians.domain.contacts import Country, PointOfContact
+from ians.domain.exercise import Exercise
 from ians.domain.messages import Content, Message, MessageType, Mode
 from ians.store import InboxItem
 
@@ -121,6 +122,16 @@ class MessageOut(_View):
     exercise_id: str | None
     simulated: bool = Field(description="a virtual run's (a rehearsal): reaches no PoC")
 
+    @field_serializer("content")
+    def _content_in_utc(self, content: Content) -> Content:
+        # content times are kept as given (any offset) and shown in UTC, like every time
+        times = {
+            name: value.astimezone(UTC)
+            for name, value in content
+            if isinstance(value, datetime) and value.tzinfo is not None
+        }
+        return content.model_copy(update=times) if times else content
+
     @classmethod
     def of(cls, message: Message) -> MessageOut:
         return cls(**_message_fields(message))
@@ -204,7 +215,12 @@ class ExerciseBody(_View):
     )
 
 
-class ExerciseView(_View):
+_NEXT = "the next page: this list's URL with before=<the last id here>; null after the last"
+
+
+class ExerciseSummary(_View):
+    """An exercise (or consultation) as lists show it."""
+
     id: str
     name: str
     kind: str
@@ -216,8 +232,73 @@ class ExerciseView(_View):
     ended_at: datetime | None
     simulate: list[str]
     simulated: bool = Field(description="a virtual run (a rehearsal): every PoC simulated")
-    progress: dict[str, int]
     report: str = Field(description="where its report is")
+
+    @classmethod
+    def of(cls, e: Exercise) -> ExerciseSummary:
+        report = (
+            f"/api/consultations/{e.id}/results?format=json"
+            if e.kind == "consultation"
+            else f"/api/exercises/{e.id}/report?format=json"
+        )
+        return cls(
+            id=e.id,
+            name=e.name,
+            kind=e.kind,
+            clock=e.clock,
+            speed=e.speed,
+            seed=e.seed,
+            state=e.state,
+            started_at=e.started_at,
+            ended_at=e.ended_at,
+            simulate=list(e.simulate),
+            simulated=e.clock == ClockKind.VIRTUAL,
+            report=report,
+        )
+
+
+class ExerciseView(ExerciseSummary):
+    progress: dict[str, int]
+
+
+class ExerciseList(_View):
+    exercises: list[ExerciseSummary] = Field(description="newest first")
+    next: str | None = Field(description=_NEXT)
+
+
+class ConsultationList(_View):
+    consultations: list[ExerciseSummary] = Field(description="newest first")
+    next: str | None = Field(description=_NEXT)
+
+
+class MessageList(_View):
+    messages: list[MessageOut] = Field(description="newest first")
+    next: str | None = Field(description=_NEXT)
+
+
+class EventView(_View):
+    at: datetime
+    kind: EventKind
+    country: str | None
+    poc: str | None
+    due_at: datetime | None = Field(description="when a timed step was due")
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: Event) -> EventView:
+        return cls(
+            at=event.at,
+            kind=event.kind,
+            country=event.country,
+            poc=event.poc,
+            due_at=event.due_at,
+            detail=dict(event.detail),
+        )
+
+
+class MessageEvents(_View):
+    message_id: str
+    events: list[EventView] = Field(description="in the order they happened")
 
 
 class ResponseBody(_View):
@@ -235,6 +316,12 @@ class ResponseView(_View):
     answers: dict[str, Any]
 
 
+class ConsultationProgress(_View):
+    invited: int
+    responded: int
+    response_rate: float
+
+
 class ConsultationView(_View):
     id: str
     name: str
@@ -246,7 +333,7 @@ class ConsultationView(_View):
     deadline: datetime
     reminders: list[datetime] = Field(description="when non-respondents are reminded")
     questions: list[dict[str, Any]]
-    progress: dict[str, float] | None = Field(description="the admin's view only")
+    progress: ConsultationProgress | None = Field(description="the admin's view only")
     response: ResponseView | None = Field(description="the calling PoC's answers, if any")
 
 
