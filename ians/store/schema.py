@@ -148,7 +148,7 @@ MIGRATIONS: list[str] = [
     """,
     # version 6: the lists of messages and exercises, newest first, paged by key
     """
-    CREATE INDEX messages_newest ON messages (sent_at, id);
-    CREATE INDEX exercises_newest ON exercises (wall_started_at, id);
+    CREATE INDEX IF NOT EXISTS messages_newest ON messages (sent_at, id);
+    CREATE INDEX IF NOT EXISTS exercises_newest ON exercises (wall_started_at, id);
     """,
 ]

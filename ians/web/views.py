@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializ
 
 from ians.domain.chase import Chase, ChaseStatus, Event, EventKind
 from ians.domain.contacts import Country, PointOfContact
-from ians.domain.exercise import Exercise
+from ians.domain.exercise import ClockKind, Exercise
 from ians.domain.messages import Content, Message, MessageType, Mode
 from ians.store import InboxItem
 
