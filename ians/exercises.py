@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from ians.consultations import Consultations
 from ians.delivery import Notice, NoticeKind
 from ians.domain.chase import Chase, ChaseStatus
@@ -30,7 +32,8 @@ from ians.domain.exercise import (
     SentMessage,
     completed_at,
 )
-from ians.domain.messages import Message, MessageType
+from ians.domain.limits import speed_problem, time_problem
+from ians.domain.messages import Message, MessageType, Mode
 from ians.domain.policy import AckPolicy, PolicyTable
 from ians.domain.simulated import ack_time, response_delay
 from ians.errors import Conflict, IansError, InvalidInput
@@ -44,6 +47,7 @@ from ians.scenarios.model import (
 )
 from ians.scenarios.virtual import VirtualExercise, simulated_response
 from ians.tracking import Tracker
+from ians.wording import located
 
 log = logging.getLogger(__name__)
 
@@ -108,13 +112,8 @@ class Exercises:
         Raises InvalidInput for a bad speed or simulated country, or for simulated countries
         in virtual time or in a consultation.
         """
-        if request.speed <= 0 or request.speed > 100_000:
-            raise InvalidInput.at("speed", "must be above 0 and at most 100000")
-        unknown = [c for c in request.simulate if c not in self.registry]
-        if unknown:
-            raise InvalidInput.at("simulate", f"no country {unknown[0]!r} in the registry")
-        if request.simulate and request.clock is ClockKind.VIRTUAL:
-            raise InvalidInput.at("simulate", "in virtual time every PoC is simulated already")
+        now = self.clock.now()
+        _check_request(request, self.registry, now)
         scenario = request.scenario
         if isinstance(scenario, ConsultationScenario):
             if request.simulate or request.speed != 1:
@@ -125,7 +124,6 @@ class Exercises:
             return await self.consultations.open(
                 scenario, request.source, request.clock, request.seed, request.start
             )
-        now = self.clock.now()
         start = request.start or now
         exercise_id = f"ex-{secrets.token_hex(6)}"
         if request.clock is ClockKind.VIRTUAL:
@@ -456,6 +454,38 @@ class Exercises:
 def load_timed_scenario(path: Path, registry: Registry) -> TimedScenario:
     """A drill or connectivity test from a file. Raises FileError, InvalidInput."""
     return _timed(load_scenario_file(path, registry), str(path))
+
+
+def _check_request(request: ExerciseRequest, registry: Registry, now: datetime) -> None:
+    """Raises InvalidInput listing every field of `request` that cannot run: a speed or
+    start out of range, an unknown or needless simulated country, and any inject whose
+    message cannot be built at this start (a content time `start-20m` out of range)."""
+    problems: list[tuple[str, str]] = []
+    speed = speed_problem(request.speed)
+    if speed:
+        problems.append(("speed", speed))
+    start = request.start or now
+    when = time_problem(start)
+    if when:
+        problems.append(("start", when))
+    problems += [
+        ("simulate", f"no country {c!r} in the registry")
+        for c in request.simulate
+        if c not in registry
+    ]
+    if request.simulate and request.clock is ClockKind.VIRTUAL:
+        problems.append(("simulate", "in virtual time every PoC is simulated already"))
+    if not when and isinstance(request.scenario, DrillScenario):
+        scenario = request.scenario
+        for n, inject in enumerate(scenario.injects):
+            own = {inject.refers_to: inject.refers_to} if inject.refers_to else {}
+            try:
+                inject.draft(Mode(scenario.mode), start, own)
+            except ValidationError as error:
+                data = {"content": inject.content}  # the draft's only part a start changes
+                problems += [(f"injects[{n}].{e.field}", e.message) for e in located(error, data)]
+    if problems:
+        raise InvalidInput.listing(problems)
 
 
 def _timed(scenario: Scenario | str, name: str, registry: Registry | None = None) -> TimedScenario:

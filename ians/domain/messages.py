@@ -7,13 +7,25 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from ians.domain.contacts import Registry, Role
+from ians.domain.limits import time_problem
 from ians.errors import InvalidInput
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+def _in_range(value: datetime) -> datetime:
+    problem = time_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+Time = Annotated[AwareDatetime, AfterValidator(_in_range)]
+"""A time with an offset, within the range of `ians.domain.limits`."""
 
 
 class MessageType(StrEnum):
@@ -56,7 +68,7 @@ class Substance(_Content):
 
 class EarlyWarningContent(_Content):
     event_type: Literal["fire", "explosion", "release", "other"]
-    occurred_at: AwareDatetime
+    occurred_at: Time
     location: Location
     facility: Text | None = None
     substances: list[Substance] = Field(default_factory=list, max_length=100)
@@ -71,7 +83,7 @@ class InformationContent(_Content):
     developments: Text
     weather: Text | None = None
     protective_actions: Text | None = None
-    next_update_at: AwareDatetime | None = None
+    next_update_at: Time | None = None
 
 
 class AssistanceItem(_Content):
@@ -82,7 +94,7 @@ class AssistanceItem(_Content):
 
 class AssistanceRequestContent(_Content):
     assistance: list[AssistanceItem] = Field(min_length=1, max_length=100)
-    needed_by: AwareDatetime | None = None
+    needed_by: Time | None = None
     delivery_location: Text | None = None
     terms: Text | None = None
 
@@ -90,7 +102,7 @@ class AssistanceRequestContent(_Content):
 class AssistanceResponseContent(_Content):
     decision: Literal["accept", "partial", "decline"]
     offer: Text | None = None
-    arrival_estimate: AwareDatetime | None = None
+    arrival_estimate: Time | None = None
     terms: Text | None = None
 
 

@@ -33,6 +33,7 @@ from pydantic import (
 
 from ians.domain.contacts import PointOfContact, Registry, Role
 from ians.domain.durations import Duration, format_duration, parse_duration
+from ians.domain.limits import MAX_INJECTS, time_problem
 from ians.domain.messages import AnyDraft, MessageDraft, MessageType, Mode, Text
 from ians.domain.policy import AckPolicy, PolicyOverride, PolicyTable
 
@@ -175,7 +176,7 @@ class DrillScenario(_Timed):
 
     kind: Literal["drill"]
     mode: Literal["exercise", "test"] = "exercise"
-    injects: list[Inject] = Field(min_length=1)
+    injects: list[Inject] = Field(min_length=1, max_length=MAX_INJECTS)
 
     def timeline(self, registry: Registry) -> list[Inject]:
         return sorted(self.injects, key=lambda inject: inject.at)  # stable: file order on ties
@@ -334,12 +335,15 @@ class Audience(BaseModel):
 def _read_deadline(value: Any) -> timedelta | datetime:
     if isinstance(value, str) and re.match(r"\s*\d{4}-\d\d-\d\d", value):
         try:
-            return _AWARE.validate_python(value.strip())
+            value = _AWARE.validate_python(value.strip())
         except ValidationError:
             raise ValueError(f"{value!r} is not an RFC 3339 time with an offset") from None
     if isinstance(value, datetime):
         if value.utcoffset() is None:
             raise ValueError(f"{value.isoformat()} needs an offset, such as Z or +01:00")
+        problem = time_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
     deadline = parse_duration(value)
     if deadline <= timedelta(0):

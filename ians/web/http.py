@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ians.errors import BadRequest, IansError, InvalidInput, PayloadTooLarge
+from ians.wording import located
 
 log = logging.getLogger(__name__)
 
@@ -28,40 +29,21 @@ _HTTP_CODES = {
 }
 
 
-def field_path(loc: Sequence[str | int]) -> str:
-    """`('content', 'substances', 0, 'cas')` → `content.substances[0].cas`."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def invalid_input(exc: ValidationError, *, tagged: bool = False) -> IansError:
-    """A pydantic error as the API's error: 400 for a body that is no JSON object, else 422.
-
-    `tagged`: the model is a discriminated union, whose tag pydantic puts first in `loc`.
-    """
-    details = []
+def invalid_input(exc: ValidationError, body: bytes | str) -> IansError:
+    """A pydantic error as the API's error: 400 for a body that is no JSON object, else a
+    422 listing every invalid field, in plain words (`ians.wording`), at its path in the
+    body (`to[1]`, `content.location.lat`)."""
     for err in exc.errors(include_url=False):
-        loc = list(err["loc"])
-        kind = err["type"]
-        if kind == "json_invalid":
-            return BadRequest(f"malformed JSON: {err['ctx'].get('error', err['msg'])}")
-        if not loc and kind not in ("union_tag_invalid", "union_tag_not_found"):
+        if err["type"] == "json_invalid":
+            return BadRequest(f"malformed JSON: {err.get('ctx', {}).get('error', err['msg'])}")
+        if not err["loc"] and err["type"] not in ("union_tag_invalid", "union_tag_not_found"):
             return BadRequest("the body must be a JSON object")
-        if kind in ("union_tag_invalid", "union_tag_not_found"):
-            loc = ["type"]
-        elif tagged:
-            loc = loc[1:]
-        message = str(err["msg"]).removeprefix("Value error, ")
-        details.append({"field": field_path(loc), "message": message})
-    first = details[0]
-    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
-    return InvalidInput(f"{first['field']}: {first['message']}{more}", details)
+    data = json.loads(body)  # valid JSON, since it got past json_invalid
+    return InvalidInput.listing([(e.field, e.message) for e in located(exc, data)])
 
 
 async def read_body(
-    request: web.Request, adapter: TypeAdapter[T], *, tagged: bool = False, empty_ok: bool = False
+    request: web.Request, adapter: TypeAdapter[T], *, empty_ok: bool = False
 ) -> T:
     """The request body validated by `adapter`. Raises BadRequest, InvalidInput, PayloadTooLarge."""
     try:
@@ -73,7 +55,7 @@ async def read_body(
     try:
         return adapter.validate_json(body)
     except ValidationError as exc:
-        raise invalid_input(exc, tagged=tagged) from None
+        raise invalid_input(exc, body) from None
 
 
 def render(model: BaseModel, status: int = 200) -> web.Response:

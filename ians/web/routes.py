@@ -92,7 +92,7 @@ async def issue_token(request: web.Request, who: Principal | None) -> web.Respon
 
 
 async def send_message(request: web.Request, who: Principal | None) -> web.Response:
-    draft = await read_body(request, _draft, tagged=True)
+    draft = await read_body(request, _draft)
     assert who is not None
     if who.poc is not None and draft.sender != who.poc.country:
         raise Forbidden(f"a PoC of {who.poc.country} sends only from {who.poc.country}")
