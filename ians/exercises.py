@@ -37,7 +37,7 @@ from ians.domain.messages import Message, MessageType, Mode
 from ians.domain.policy import AckPolicy, PolicyTable
 from ians.domain.simulated import ack_time, response_delay
 from ians.errors import Conflict, IansError, InvalidInput
-from ians.scenarios.loader import load_scenario, load_scenario_file
+from ians.scenarios.loader import load_scenario, load_scenario_file, read_scenario
 from ians.scenarios.model import (
     ConnectivityTest,
     ConsultationScenario,
@@ -95,6 +95,7 @@ class Exercises:
         self.policies = policies
         self._live: dict[str, _Live] = {}
         self._by_message: dict[str, _Live] = {}
+        self._inject_counts: dict[str, int] = {}  # of exercises no longer live
         self.timers.handle(INJECT, self._injects_due)
         self.timers.handle(SIM_ACK, self._acks_due)
         self.timers.handle(SIM_RESPONSE, self._responses_due)
@@ -195,16 +196,22 @@ class Exercises:
             await self._check(exercise.id)
         return len(running)
 
-    def inject_count(self, exercise: Exercise, sent: int) -> int:
-        """How many injects an exercise's scenario has (`sent` if it no longer loads)."""
+    async def inject_count(self, exercise: Exercise, sent: int) -> int:
+        """How many injects an exercise's scenario has (`sent` if it no longer loads); its
+        scenario is read once, off the event loop, and the count kept."""
         live = self._live.get(exercise.id)
         if live is not None:
             return len(live.injects)
-        try:
-            scenario = _timed(exercise.scenario, exercise.id, self.registry)
-        except IansError:  # the registry changed since: what was sent is all there is
-            return sent
-        return len(scenario.timeline(self.registry))
+        if exercise.id not in self._inject_counts:
+            try:
+                scenario = _timed(
+                    await read_scenario(exercise.scenario, self.registry, exercise.id), exercise.id
+                )
+                count = len(scenario.timeline(self.registry))
+            except IansError:  # the registry changed since: what was sent is all there is
+                count = sent
+            self._inject_counts[exercise.id] = count
+        return self._inject_counts[exercise.id]
 
     # --- timers -------------------------------------------------------------------------
 
@@ -335,6 +342,7 @@ class Exercises:
         live = self._live.pop(exercise_id, None)
         if live is None:
             return
+        self._inject_counts[exercise_id] = len(live.injects)
         for message_id in live.keys:
             self._by_message.pop(message_id, None)
         for inject_id in live.injects:

@@ -78,6 +78,24 @@ def load_yaml_text(text: str, name: str) -> Any:
         raise FileError([Problem(name, None, "", f"YAML syntax error: {error}")]) from None
 
 
+def check_size(data: Any, name: str) -> None:
+    """Raises FileError if plain `data` (a JSON object, say) nests deeper than MAX_DEPTH
+    mappings and lists or holds more than MAX_VALUES values: the limits of YAML text."""
+    values, stack = 0, [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        values += 1
+        if values > MAX_VALUES:
+            message = f"more than the limit of {MAX_VALUES} values"
+            raise FileError([Problem(name, None, "", message)])
+        if isinstance(node, Mapping | list | tuple):
+            if depth > MAX_DEPTH:
+                message = f"nested deeper than the limit of {MAX_DEPTH} mappings and lists"
+                raise FileError([Problem(name, None, "", message)])
+            items = node.values() if isinstance(node, Mapping) else node
+            stack.extend((item, depth + 1) for item in items)
+
+
 def validate(model: type[M], data: Any, file: str, *, context: dict[str, Any] | None = None) -> M:
     """`model` validated from `data` (plain or ruamel round-trip data loaded from `file`).
 

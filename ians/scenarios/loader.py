@@ -11,8 +11,10 @@ draft cannot be built is only left out of the checks that need the draft).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +27,7 @@ from ians.domain.durations import format_duration
 from ians.domain.messages import AnyDraft, Message, Mode, check_reference, route
 from ians.errors import FileError, InvalidInput, Problem
 from ians.files import (
+    check_size,
     line_of,
     load_yaml_file,
     load_yaml_text,
@@ -51,6 +54,7 @@ _KIND_HINT = "use drill, connectivity_test or consultation"
 _NOMINAL_START = datetime(2026, 1, 1, tzinfo=UTC)  # content is checked as if sent then
 _SUFFIXES = (".yaml", ".yml")
 _FIELD_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_READER = ThreadPoolExecutor(1, thread_name_prefix="scenario-reader")
 
 
 def load_scenario_file(path: Path, registry: Registry) -> Scenario:
@@ -71,8 +75,22 @@ def load_scenario(
 
     Raises FileError with every problem found (see `load_scenario_file`).
     """
-    data = load_yaml_text(source, name) if isinstance(source, str) else source
+    if isinstance(source, str):
+        data = load_yaml_text(source, name)
+    else:
+        check_size(source, name)
+        data = source
     return _checked(data, name, registry)
+
+
+async def read_scenario(
+    source: str | Mapping[str, Any], registry: Registry, name: str = "<scenario>"
+) -> Scenario:
+    """`load_scenario` off the event loop, in the one thread that reads scenarios: reading
+    takes up to a second (ruamel is pure Python), and scenarios read side by side would
+    each take a share of the interpreter from the loop that answers requests."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_READER, load_scenario, source, registry, name)
 
 
 def check_files(paths: Sequence[Path], contacts: Sequence[Path] | None = None) -> list[Problem]:
