@@ -212,14 +212,54 @@ class _BoundedParser(RoundTripParser):
             raise _OverLimit(line, f"took longer than the limit of {PARSE_SECONDS:g}s to read")
 
 
+# ruamel's words for a syntax error (its `problem`), and what they mean to a person
+_SYNTAX = [
+    (
+        re.compile(r"mapping values are not allowed here"),
+        "a ':' where no key can start: quote text that contains ': ', or check the indentation",
+    ),
+    (re.compile(r"found character '\\t' that cannot start any token"), "a tab: indent with spaces"),
+    (
+        re.compile(r"found character '(.+)' that cannot start any token"),
+        "{0} cannot start a value: quote the text",
+    ),
+    (
+        re.compile(r"expected ',' or '\}'"),
+        "a {{ mapping }} is not closed, or two of its entries have no ',' between them",
+    ),
+    (
+        re.compile(r"expected ',' or '\]'"),
+        "a [ list ] is not closed, or two of its items have no ',' between them",
+    ),
+    (
+        re.compile(r"expected <block end>|could not find expected ':'"),
+        "the indentation does not match the lines above (or a key has no ':')",
+    ),
+    (re.compile(r"found undefined alias '(.+)'"), "*{0} names no anchor: write &{0} before it"),
+    (re.compile(r"found unexpected end of stream"), "the file ends inside a quoted text"),
+    (
+        re.compile(r"found another document"),
+        "more than one document (---): one per file",
+    ),
+]
+
+
 def _syntax_problem(error: MarkedYAMLError, name: str) -> Problem:
+    """A syntax error at its line, with its column and in plain words where ruamel's
+    words are known (else ruamel's own, prefixed `YAML syntax error`)."""
     mark = error.problem_mark or error.context_mark
     line = mark.line + 1 if mark is not None else None
     problem = str(error.problem or error.context or "invalid YAML")
     duplicate = _DUPLICATE_KEY.search(problem)
     if duplicate:
         return Problem(name, line, "", f"duplicate key {duplicate[1]!r}")
+    where = f" at column {mark.column + 1}" if mark is not None else ""
+    for pattern, words in _SYNTAX:
+        found = pattern.search(problem)
+        if found:
+            words = words.format(*found.groups())
+            return Problem(name, line, "", f"YAML syntax error{where}: {words}")
     context_mark = error.context_mark
     if error.context and context_mark is not None and context_mark.line + 1 != line:
         problem += f" ({error.context} on line {context_mark.line + 1})"
-    return Problem(name, line, "", f"YAML syntax error: {problem}")
+    return Problem(name, line, "", f"YAML syntax error{where}: {problem}")

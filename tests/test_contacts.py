@@ -265,7 +265,10 @@ def test_yaml_syntax_error_names_its_line(tmp_path: Path) -> None:
     write(tmp_path, "srb.yaml", SRB.replace("    timezone: Europe/Belgrade", "   timezone: x: y"))
     problem = only_problem(tmp_path)
     assert where(problem) == ("srb.yaml", 4, "")
-    assert problem.message.startswith("YAML syntax error: ")
+    assert problem.message == (
+        "YAML syntax error at column 4: the indentation does not match the lines above"
+        " (or a key has no ':')"
+    )
 
 
 def test_duplicate_yaml_key_names_its_line(tmp_path: Path) -> None:

@@ -279,7 +279,8 @@ def test_content_times_may_be_absolute(registry: Registry) -> None:
             HEAD + "  - id: ir1 at: 40m\n",
             14,
             "",
-            "YAML syntax error: mapping values are not allowed here",
+            "YAML syntax error at column 15: a ':' where no key can start:"
+            " quote text that contains ': ', or check the indentation",
             id="yaml-syntax",
         ),
         pytest.param(
