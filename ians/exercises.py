@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from ians.consultations import Consultations
 from ians.delivery import Notice, NoticeKind
 from ians.domain.chase import Chase, ChaseStatus
@@ -32,12 +30,17 @@ from ians.domain.exercise import (
     SentMessage,
     completed_at,
 )
-from ians.domain.limits import speed_problem, time_problem
-from ians.domain.messages import Message, MessageType, Mode
+from ians.domain.limits import speed_problem
+from ians.domain.messages import Message, MessageType
 from ians.domain.policy import AckPolicy, PolicyTable
 from ians.domain.simulated import ack_time, response_delay
 from ians.errors import Conflict, IansError, InvalidInput
-from ians.scenarios.loader import load_scenario, load_scenario_file, read_scenario
+from ians.scenarios.loader import (
+    load_scenario,
+    load_scenario_file,
+    read_scenario,
+    start_problems,
+)
 from ians.scenarios.model import (
     ConnectivityTest,
     ConsultationScenario,
@@ -47,7 +50,6 @@ from ians.scenarios.model import (
 )
 from ians.scenarios.virtual import VirtualExercise, simulated_response
 from ians.tracking import Tracker
-from ians.wording import located
 
 log = logging.getLogger(__name__)
 
@@ -472,10 +474,6 @@ def _check_request(request: ExerciseRequest, registry: Registry, now: datetime) 
     speed = speed_problem(request.speed)
     if speed:
         problems.append(("speed", speed))
-    start = request.start or now
-    when = time_problem(start)
-    if when:
-        problems.append(("start", when))
     problems += [
         ("simulate", f"no country {c!r} in the registry")
         for c in request.simulate
@@ -483,15 +481,7 @@ def _check_request(request: ExerciseRequest, registry: Registry, now: datetime) 
     ]
     if request.simulate and request.clock is ClockKind.VIRTUAL:
         problems.append(("simulate", "in virtual time every PoC is simulated already"))
-    if not when and isinstance(request.scenario, DrillScenario):
-        scenario = request.scenario
-        for n, inject in enumerate(scenario.injects):
-            own = {inject.refers_to: inject.refers_to} if inject.refers_to else {}
-            try:
-                inject.draft(Mode(scenario.mode), start, own)
-            except ValidationError as error:
-                data = {"content": inject.content}  # the draft's only part a start changes
-                problems += [(f"injects[{n}].{e.field}", e.message) for e in located(error, data)]
+    problems += start_problems(request.scenario, request.start or now)
     if problems:
         raise InvalidInput.listing(problems)
 

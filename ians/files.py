@@ -166,14 +166,29 @@ class _BoundedParser(RoundTripParser):
         self._deadline = time.monotonic() + PARSE_SECONDS
         self._open: list[list[Any]] = []  # per open collection: [anchor, values so far]
         self._sizes: dict[str, int] = {}  # anchor → values of its node, aliases expanded
+        self._anchors: set[str] = set()
         self._aliases = 0
         self._values = 0
 
+    def check_event(self, *choices: Any) -> bool:
+        self._produce()
+        return bool(super().check_event(*choices))
+
+    def peek_event(self) -> Any:
+        self._produce()
+        return super().peek_event()
+
     def get_event(self) -> Any:
-        event = super().get_event()
-        if isinstance(event, NodeEvent | CollectionEndEvent):
-            self._count(event)
-        return event
+        self._produce()
+        return super().get_event()
+
+    def _produce(self) -> None:
+        """The next event, counted once, as soon as it is made (the composer peeks at an
+        event before it takes it)."""
+        if self.current_event is None and self.state:
+            self.current_event = self.state()
+            if isinstance(self.current_event, NodeEvent | CollectionEndEvent):
+                self._count(self.current_event)
 
     def _count(self, event: Any) -> None:
         line = event.start_mark.line + 1 if event.start_mark is not None else None
@@ -184,6 +199,12 @@ class _BoundedParser(RoundTripParser):
             if self._open:  # the values of a closed collection count in its holder's
                 self._open[-1][1] += size
             return
+        if not isinstance(event, AliasEvent) and event.anchor is not None:
+            if event.anchor in self._anchors:  # ruamel would only warn, and take the last
+                raise _OverLimit(
+                    line, f"anchor &{event.anchor} is defined twice: give each its own name"
+                )
+            self._anchors.add(event.anchor)
         if isinstance(event, AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from ians import files
 from ians.clock import ManualClock
 from ians.domain.contacts import Registry
 from ians.domain.exercise import ExerciseState
@@ -50,6 +51,16 @@ def test_a_hostile_file_is_refused_naming_its_limit(
     assert [(p.line, p.message) for p in caught.value.problems] == [(line, words)]
 
 
+def expanding(pad: int) -> str:
+    """A document of 49,906 + `pad` values once its 498 aliases to a list of 99 are expanded:
+    the root, a: and its list (100), b: and its list of aliases, c: and its `pad` values."""
+    return (
+        f"a: &x [{', '.join(['1'] * 99)}]\n"
+        f"b: [{', '.join(['*x'] * 498)}]\n"
+        f"c: [{', '.join(['2'] * pad)}]\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "words"),
     [
@@ -57,13 +68,14 @@ def test_a_hostile_file_is_refused_naming_its_limit(
         ("a: " + "[" * 31 + "]" * 31, None),  # 32 deep with the top mapping: allowed
         ("a: &x [1, 2]\n" + "".join(f"k{i}: *x\n" for i in range(500)), None),
         ("a: &x [1, 2]\n" + "".join(f"k{i}: *x\n" for i in range(501)), "limit of 500 aliases"),
-        ("- " + "\n- ".join(["x"] * 49_999), None),  # 49,999 values and the list: 50,000
-        ("- " + "\n- ".join(["x"] * 50_000), "limit of 50000 values"),
+        (expanding(94), None),  # 50,000 values once expanded
+        (expanding(95), "limit of 50000 values once its aliases are expanded"),
         ("a: " + "x" * (1024 * 1024), "over the limit of 1024 KiB"),
+        ("a: &x 1\nb: &x 2\nc: *x\n", "anchor &x is defined twice"),
     ],
     ids=[
         "depth-33", "depth-32", "aliases-500", "aliases-501", "values-50000", "values-50001",
-        "size",
+        "size", "anchor-twice",
     ],
 )
 def test_yaml_limits_at_their_edges(text: str, words: str | None) -> None:
@@ -73,6 +85,13 @@ def test_yaml_limits_at_their_edges(text: str, words: str | None) -> None:
     with pytest.raises(FileError) as caught:
         load_yaml_text(text, "edge.yaml")
     assert words in caught.value.problems[0].message
+
+
+def test_reading_stops_at_the_time_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(files, "PARSE_SECONDS", 0.0)
+    with pytest.raises(FileError) as caught:
+        load_yaml_text("a: 1\n", "slow.yaml")
+    assert caught.value.problems[0].message == "took longer than the limit of 0s to read"
 
 
 def test_a_scenario_object_has_the_limits_of_yaml_text(registry: Registry) -> None:
@@ -145,6 +164,22 @@ async def test_every_out_of_range_field_of_a_request_is_listed_at_once(api: Api)
         " from 1900 up to 2200 (UTC)",
         "simulate": "no country 'QQQ' in the registry",
     }
+
+
+def test_ians_simulate_refuses_a_start_out_of_range_without_a_traceback(tmp_path: Path) -> None:
+    contacts = tmp_path / "contacts.yaml"
+    contacts.write_text(REGISTRY_YAML)
+    for start, words in [
+        ("0001-01-01T00:00:00Z", "is outside the times IANS accepts"),
+        ("1900-01-01T00:10:00Z", "injects[0].content.occurred_at: 1899-12-31T23:50:00+00:00"),
+    ]:
+        done = subprocess.run(
+            [sys.executable, "-m", "ians", "simulate", str(HOSTILE / "tiny-drill.yaml"),
+             "--contacts", str(contacts), "--runs", "2", "--start", start],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+        assert words in done.stderr
 
 
 async def test_a_real_start_far_in_the_past_sends_its_inject_once(

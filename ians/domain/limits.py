@@ -18,7 +18,7 @@ MAX_ALIASES = 500
 """YAML aliases (`*name`), merge keys (`<<: *name`) included."""
 MAX_VALUES = 50_000
 """Values in a document once every alias is expanded (billion laughs stop here)."""
-PARSE_SECONDS = 5.0
+PARSE_SECONDS = 10.0
 """Reading and checking one scenario, off the event loop."""
 MAX_INJECTS = 500
 """Injects in one drill."""

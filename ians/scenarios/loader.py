@@ -24,7 +24,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from ians.contacts import load_registry
 from ians.domain.contacts import Registry
 from ians.domain.durations import format_duration
-from ians.domain.limits import MAX_INJECTS
+from ians.domain.limits import MAX_INJECTS, time_problem
 from ians.domain.messages import AnyDraft, CountryCode, Message, Mode, check_reference, route
 from ians.errors import FileError, InvalidInput, Problem
 from ians.files import (
@@ -46,6 +46,7 @@ from ians.scenarios.model import (
     Inject,
     Scenario,
 )
+from ians.wording import located
 
 M = TypeVar("M", bound=BaseModel)
 FieldPath = list[str | int]  # a field path: ["injects", 2, "to", 0]
@@ -93,6 +94,25 @@ async def read_scenario(
     each take a share of the interpreter from the loop that answers requests."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_READER, load_scenario, source, registry, name)
+
+
+def start_problems(scenario: Scenario, start: datetime) -> list[tuple[str, str]]:
+    """Why `scenario` cannot start at `start`, as (field, message) pairs: a start outside
+    the times IANS accepts, or an inject whose message cannot be built then (a content
+    time such as `start-20m` that falls outside them). Empty if it can."""
+    when = time_problem(start)
+    if when:
+        return [("start", when)]
+    problems: list[tuple[str, str]] = []
+    if isinstance(scenario, DrillScenario):
+        for n, inject in enumerate(scenario.injects):
+            own = {inject.refers_to: inject.refers_to} if inject.refers_to else {}
+            try:
+                inject.draft(Mode(scenario.mode), start, own)
+            except ValidationError as error:
+                data = {"content": inject.content}  # the draft's only part a start changes
+                problems += [(f"injects[{n}].{e.field}", e.message) for e in located(error, data)]
+    return problems
 
 
 def check_files(paths: Sequence[Path], contacts: Sequence[Path] | None = None) -> list[Problem]:
