@@ -13,12 +13,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 _MISSING = object()  # a loc part that is not in the data (a missing field)
+UNSEEN = object()
+"""The data, when it cannot be looked into: field paths are pydantic's locations."""
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
 TIME_EXAMPLE = "2026-11-27T08:45:00+01:00"
 
@@ -64,7 +67,7 @@ def located(error: ValidationError, data: Any) -> list[Located]:
         loc = list(detail["loc"])
         if detail["type"] in ("union_tag_invalid", "union_tag_not_found"):  # about the tag
             loc.append(str(detail.get("ctx", {}).get("discriminator", "type")).strip("'\""))
-        field, line = locate(data, loc)
+        field, line = (field_path(loc), None) if data is UNSEEN else locate(data, loc)
         if field not in pending:
             pending[field], lines[field] = [], line
         pending[field].append(detail)
@@ -209,6 +212,8 @@ def _kind(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list | tuple):
         return "a list"
+    if isinstance(value, date):  # YAML reads 2026-11-27 as a date: quote it for text
+        return f"the time {value.isoformat()}"
     return type(value).__name__
 
 

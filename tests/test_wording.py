@@ -250,3 +250,25 @@ def test_min_choices_applies_to_an_empty_list(
     with pytest.raises(InvalidInput) as caught:
         check_answers([CHOICES, FREE, YES], answers)
     assert {d["field"]: d["message"] for d in caught.value.details} == problems
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        ("kind: drill\nname: 2026-11-27\ninjects: []\n", "name",
+         "must be text, not the time 2026-11-27"),
+        ("kind: drill\nname: D\ninjects: {a: 1}\n", "injects", "must be a list, not a mapping"),
+        ("kind: drill\nname: D\ninjects: []\n", "injects", "needs at least 1 item, none given"),
+        ("kind: drill\nname: D\nmode: drill\ninjects: [1]\n", "mode",
+         "'drill' is not one of exercise, test"),
+    ],
+)  # fmt: skip
+def test_a_scenario_file_says_what_is_allowed(
+    registry: Registry, text: str, field: str, message: str
+) -> None:
+    with pytest.raises(FileError) as caught:
+        load_scenario(text, registry, name="s.yaml")
+    found = {p.field: p.message for p in caught.value.problems}
+    assert found[field] == message
+    for shown in found.items():
+        assert not INTERNALS.search(" ".join(shown)), shown

@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ians.errors import BadRequest, IansError, InvalidInput, PayloadTooLarge
-from ians.wording import located
+from ians.wording import UNSEEN, located
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,10 @@ def invalid_input(exc: ValidationError, body: bytes | str) -> IansError:
             return BadRequest(f"malformed JSON: {err.get('ctx', {}).get('error', err['msg'])}")
         if not err["loc"] and err["type"] not in ("union_tag_invalid", "union_tag_not_found"):
             return BadRequest("the body must be a JSON object")
-    data = json.loads(body)  # valid JSON, since it got past json_invalid
+    try:
+        data = json.loads(body)  # to name fields by the body's own keys
+    except ValueError:  # JSON that pydantic reads and Python's json not: paths from pydantic
+        data = UNSEEN
     return InvalidInput.listing([(e.field, e.message) for e in located(exc, data)])
 
 
