@@ -21,6 +21,7 @@ from ians.domain.contacts import Registry
 from ians.domain.exercise import ExerciseState
 from ians.errors import FileError, InvalidInput
 from ians.files import load_yaml_text
+from ians.scenarios import loader
 from ians.scenarios.loader import check_files, load_scenario
 from ians.web.keys import tracker_key
 from tests.conftest import ADMIN_TOKEN, REGISTRY_YAML, Api, AppFactory
@@ -243,3 +244,17 @@ def test_invalid_input_lists_problems_in_order() -> None:
         {"field": "speed", "message": "too slow"},
         {"field": "start", "message": "too late"},
     ]
+
+
+async def test_a_stopped_exercise_is_not_read_again_on_every_get(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = await api.json("POST", "/api/exercises", json={"scenario": TINY}, status=201)
+    reads: list[object] = []
+    real = loader.load_scenario
+    monkeypatch.setattr(loader, "load_scenario", lambda *a: reads.append(a) or real(*a))
+    await api.json("POST", f"/api/exercises/{created['id']}/stop")
+    for _ in range(3):
+        seen = await api.json("GET", f"/api/exercises/{created['id']}")
+        assert seen["progress"]["injects"] == 1
+    assert reads == []
