@@ -124,7 +124,7 @@ def to_plain(data: Any) -> Any:
     """`data` with ruamel's round-trip types (CommentedMap, ScalarFloat, TimeStamp, ...)
     replaced by plain dict, list, tuple, str, int, float, bool, datetime and date."""
     if isinstance(data, Mapping):
-        return {to_plain(key): to_plain(value) for key, value in data.items()}
+        return {_plain_key(key): to_plain(value) for key, value in data.items()}
     if isinstance(data, tuple):
         return tuple(to_plain(item) for item in data)
     if isinstance(data, list):
@@ -144,6 +144,12 @@ def to_plain(data: Any) -> Any:
     if isinstance(data, date):
         return date(data.year, data.month, data.day)
     return data
+
+
+def _plain_key(key: Any) -> Any:
+    """A mapping's key as plain data; a mapping used as a key (`? {a: 1}`), which no
+    plain dict can hold, as its text, for validation to call an unknown field."""
+    return repr(to_plain(key)) if isinstance(key, Mapping) else to_plain(key)
 
 
 def _too_big() -> str:

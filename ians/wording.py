@@ -86,6 +86,8 @@ def describe(detail: ErrorDetails) -> str:
         return "required"
     if kind == "extra_forbidden":
         return "unknown field"
+    if kind == "invalid_key":
+        return f"a field name must be text, not {_kind(given)}"
     if kind == "union_tag_invalid":
         return f"{ctx.get('tag')!r} is not one of {', '.join(_choices(ctx.get('expected_tags')))}"
     if kind == "union_tag_not_found":

@@ -258,3 +258,22 @@ async def test_a_stopped_exercise_is_not_read_again_on_every_get(
         seen = await api.json("GET", f"/api/exercises/{created['id']}")
         assert seen["progress"]["injects"] == 1
     assert reads == []
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        ("kind: drill\nname: x\ninjects:\n  - ? {a: 1}\n    : 2\n", "injects[0].{'a': 1}",
+         "unknown field"),
+        ("kind: drill\nname: x\n1: 2\ninjects: []\n", "1",
+         "a field name must be text, not the number 1"),
+        ("kind: drill\nname: x\ninjects: [{? [a, b] : 1}]\n", "injects[0].('a', 'b')",
+         "a field name must be text, not a list"),
+    ],
+)  # fmt: skip
+def test_a_key_that_is_not_text_is_a_problem_not_a_crash(
+    registry: Registry, text: str, field: str, message: str
+) -> None:
+    with pytest.raises(FileError) as caught:
+        load_scenario(text, registry, name="keys.yaml")
+    assert (field, message) in [(p.field, p.message) for p in caught.value.problems]
