@@ -277,11 +277,14 @@ def route(draft: AnyDraft, registry: Registry) -> dict[str, tuple[str, ...]]:
         problems.append(("from", f"no country {draft.sender!r} in the registry"))
     role = draft.type.role
     routes: dict[str, tuple[str, ...]] = {}
+    seen: set[str] = set()
     for i, code in enumerate(draft.to):
         field = f"to[{i}]"
-        if code in draft.to[:i]:
+        if code in seen:
             problems.append((field, f"{code} is listed twice"))
-        elif code not in registry:
+            continue
+        seen.add(code)
+        if code not in registry:
             problems.append((field, f"no country {code!r} in the registry"))
         elif code == draft.sender:
             problems.append((field, "a country does not notify itself"))

@@ -354,10 +354,13 @@ def _country_list(
 ) -> list[Problem]:
     """Each country listed once, and in `registry` if there is one."""
     problems = []
+    seen: set[str] = set()
     for i, code in enumerate(codes):
-        if code in codes[:i]:
+        if code in seen:
             problems.append(_problem(data, name, [*path, i], f"{code} is listed twice"))
-        elif registry is not None and code not in registry:
+            continue
+        seen.add(code)
+        if registry is not None and code not in registry:
             message = f"no country {code!r} in the registry"
             problems.append(_problem(data, name, [*path, i], message))
     return problems
