@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ians.errors import FileError, IansError, Problem
+from ians.domain.limits import time_problem
+from ians.errors import FileError, IansError, InvalidInput, Problem
 from ians.listening import listen
 from ians.reports.render import FORMATS
 from ians.scenarios.model import ConsultationScenario
@@ -190,6 +191,9 @@ def _when(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{text!r} is not an RFC 3339 time") from None
     if at.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs an offset, such as Z or +01:00")
+    problem = time_problem(at)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return at
 
 
@@ -276,7 +280,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
     from ians.consultations import rehearsals
     from ians.contacts import load_registry
-    from ians.scenarios.loader import load_scenario_file
+    from ians.scenarios.loader import load_scenario_file, start_problems
     from ians.scenarios.model import ConsultationScenario
     from ians.scenarios.montecarlo import monte_carlo
     from ians.scenarios.virtual import VirtualExercise
@@ -288,6 +292,9 @@ def _simulate(args: argparse.Namespace) -> int:
     registry = load_registry(settings.contacts)
     scenario = load_scenario_file(args.scenario, registry)
     start = args.start or datetime.now(UTC)
+    problems = start_problems(scenario, start)
+    if problems:
+        raise InvalidInput.listing(problems)
     with tqdm(total=args.runs, unit="run", file=sys.stderr, disable=None) as bar:
         if isinstance(scenario, ConsultationScenario):
             figures = rehearsals(

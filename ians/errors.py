@@ -121,6 +121,14 @@ class InvalidInput(IansError, ValueError):
         """One invalid field: `field` is a dotted path such as `to[2]` or `content.location.lat`."""
         return cls(f"{field}: {message}", [{"field": field, "message": message}])
 
+    @classmethod
+    def listing(cls, problems: list[tuple[str, str]]) -> InvalidInput:
+        """Every invalid field at once, as (field, message) pairs; the message names the
+        first and how many more."""
+        first = f"{problems[0][0]}: {problems[0][1]}" if problems else "invalid input"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return cls(first + more, [{"field": f, "message": m} for f, m in problems])
+
 
 @dataclass(frozen=True)
 class Problem:

@@ -30,11 +30,17 @@ from ians.domain.exercise import (
     SentMessage,
     completed_at,
 )
+from ians.domain.limits import speed_problem
 from ians.domain.messages import Message, MessageType
 from ians.domain.policy import AckPolicy, PolicyTable
 from ians.domain.simulated import ack_time, response_delay
 from ians.errors import Conflict, IansError, InvalidInput
-from ians.scenarios.loader import load_scenario, load_scenario_file
+from ians.scenarios.loader import (
+    load_scenario,
+    load_scenario_file,
+    read_scenario,
+    start_problems,
+)
 from ians.scenarios.model import (
     ConnectivityTest,
     ConsultationScenario,
@@ -91,6 +97,7 @@ class Exercises:
         self.policies = policies
         self._live: dict[str, _Live] = {}
         self._by_message: dict[str, _Live] = {}
+        self._inject_counts: dict[str, int] = {}  # of exercises no longer live
         self.timers.handle(INJECT, self._injects_due)
         self.timers.handle(SIM_ACK, self._acks_due)
         self.timers.handle(SIM_RESPONSE, self._responses_due)
@@ -108,13 +115,8 @@ class Exercises:
         Raises InvalidInput for a bad speed or simulated country, or for simulated countries
         in virtual time or in a consultation.
         """
-        if request.speed <= 0 or request.speed > 100_000:
-            raise InvalidInput.at("speed", "must be above 0 and at most 100000")
-        unknown = [c for c in request.simulate if c not in self.registry]
-        if unknown:
-            raise InvalidInput.at("simulate", f"no country {unknown[0]!r} in the registry")
-        if request.simulate and request.clock is ClockKind.VIRTUAL:
-            raise InvalidInput.at("simulate", "in virtual time every PoC is simulated already")
+        now = self.clock.now()
+        _check_request(request, self.registry, now)
         scenario = request.scenario
         if isinstance(scenario, ConsultationScenario):
             if request.simulate:
@@ -129,7 +131,6 @@ class Exercises:
                 request.start,
                 request.speed,
             )
-        now = self.clock.now()
         start = request.start or now
         exercise_id = f"ex-{secrets.token_hex(6)}"
         if request.clock is ClockKind.VIRTUAL:
@@ -201,16 +202,22 @@ class Exercises:
             await self._check(exercise.id)
         return len(running)
 
-    def inject_count(self, exercise: Exercise, sent: int) -> int:
-        """How many injects an exercise's scenario has (`sent` if it no longer loads)."""
+    async def inject_count(self, exercise: Exercise, sent: int) -> int:
+        """How many injects an exercise's scenario has (`sent` if it no longer loads); its
+        scenario is read once, off the event loop, and the count kept."""
         live = self._live.get(exercise.id)
         if live is not None:
             return len(live.injects)
-        try:
-            scenario = _timed(exercise.scenario, exercise.id, self.registry)
-        except IansError:  # the registry changed since: what was sent is all there is
-            return sent
-        return len(scenario.timeline(self.registry))
+        if exercise.id not in self._inject_counts:
+            try:
+                scenario = _timed(
+                    await read_scenario(exercise.scenario, self.registry, exercise.id), exercise.id
+                )
+                count = len(scenario.timeline(self.registry))
+            except IansError:  # the registry changed since: what was sent is all there is
+                count = sent
+            self._inject_counts[exercise.id] = count
+        return self._inject_counts[exercise.id]
 
     # --- timers -------------------------------------------------------------------------
 
@@ -353,6 +360,7 @@ class Exercises:
         live = self._live.pop(exercise_id, None)
         if live is None:
             return
+        self._inject_counts[exercise_id] = len(live.injects)
         for message_id in live.keys:
             self._by_message.pop(message_id, None)
         for inject_id in live.injects:
@@ -472,6 +480,26 @@ class Exercises:
 def load_timed_scenario(path: Path, registry: Registry) -> TimedScenario:
     """A drill or connectivity test from a file. Raises FileError, InvalidInput."""
     return _timed(load_scenario_file(path, registry), str(path))
+
+
+def _check_request(request: ExerciseRequest, registry: Registry, now: datetime) -> None:
+    """Raises InvalidInput listing every field of `request` that cannot run: a speed or
+    start out of range, an unknown or needless simulated country, and any inject whose
+    message cannot be built at this start (a content time `start-20m` out of range)."""
+    problems: list[tuple[str, str]] = []
+    speed = speed_problem(request.speed)
+    if speed:
+        problems.append(("speed", speed))
+    problems += [
+        ("simulate", f"no country {c!r} in the registry")
+        for c in request.simulate
+        if c not in registry
+    ]
+    if request.simulate and request.clock is ClockKind.VIRTUAL:
+        problems.append(("simulate", "in virtual time every PoC is simulated already"))
+    problems += start_problems(request.scenario, request.start or now)
+    if problems:
+        raise InvalidInput.listing(problems)
 
 
 def _timed(scenario: Scenario | str, name: str, registry: Registry | None = None) -> TimedScenario:

@@ -54,6 +54,10 @@ def check_answers(questions: Sequence[Question], answers: Mapping[str, Any]) -> 
     checked: Answers = {}
     for question in questions:
         value = answers.get(question.id)
+        if value == [] and isinstance(question, MultipleChoiceQuestion) and question.min_choices:
+            # choosing none is an answer, and min_choices says how many it needs
+            problems.append((f"answers.{question.id}", f"choose at least {question.min_choices}"))
+            continue
         if value is None or value == "" or value == []:
             if question.required:
                 problems.append((f"answers.{question.id}", "an answer is required"))
@@ -64,9 +68,7 @@ def check_answers(questions: Sequence[Question], answers: Mapping[str, Any]) -> 
         else:
             checked[question.id] = value.strip() if isinstance(value, str) else value
     if problems:
-        first = f"{problems[0][0]}: {problems[0][1]}"
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise InvalidInput(first + more, [{"field": f, "message": m} for f, m in problems])
+        raise InvalidInput.listing(problems)
     return checked
 
 

@@ -9,6 +9,8 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
+from ians.domain.limits import MAX_DURATION
+
 _NUMBER = r"\d+(?:\.\d+)?"
 _COMPACT = re.compile(
     rf"(?:(?P<d>{_NUMBER})d)?(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m)?(?:(?P<s>{_NUMBER})s)?"
@@ -36,6 +38,8 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
     if isinstance(value, timedelta):
         if value < timedelta(0):
             raise ValueError(f"a duration cannot be negative: {format_duration(value)!r}")
+        if value > MAX_DURATION:
+            return _from_seconds(value.total_seconds(), repr(format_duration(value)))  # raises
         return value
     if isinstance(value, int | float):
         return _from_seconds(float(value), repr(value))
@@ -87,10 +91,10 @@ def _from_seconds(seconds: float, shown: str) -> timedelta:
         raise ValueError(f"{shown} is not a duration ({_HINT})")
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative: {shown}")
-    try:
-        return timedelta(seconds=seconds)
-    except OverflowError:
-        raise ValueError(f"{shown} is too long for a duration") from None
+    if seconds > MAX_DURATION.total_seconds():
+        limit = format_duration(MAX_DURATION)
+        raise ValueError(f"{shown} is longer than the limit of {limit} for a duration")
+    return timedelta(seconds=seconds)
 
 
 Duration = Annotated[

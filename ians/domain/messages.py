@@ -2,18 +2,104 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from ians.domain.contacts import Registry, Role
+from ians.domain.limits import time_problem
 from ians.errors import InvalidInput
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+_COUNTRY = re.compile(r"[A-Z]{3}")
+_CAS = re.compile(r"(\d{2,7})-(\d{2})-(\d)")
+_UN = re.compile(r"(?:UN)?\d{4}")
+
+
+def _country_code(value: str) -> str:
+    if not _COUNTRY.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a country code: use ISO 3166-1 alpha-3 in upper case, such as SRB"
+        )
+    return value
+
+
+def _cas(value: str) -> str:
+    """A CAS registry number, its check digit verified: the digits before it, from the
+    right, each times its position, summed, modulo 10."""
+    found = _CAS.fullmatch(value)
+    if found is None:
+        raise ValueError(f"{value!r} is not a CAS number like 7664-41-7")
+    digits = (found[1] + found[2])[::-1]
+    check = sum(position * int(digit) for position, digit in enumerate(digits, 1)) % 10
+    if check != int(found[3]):
+        raise ValueError(
+            f"{value!r} is not a CAS number: its check digit would be {check} (like 7664-41-7)"
+        )
+    return value
+
+
+def _un_digits(value: Any) -> Any:
+    """A UN number written as a number (`un: 1005` in YAML or JSON) as its 4 digits."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 9999:
+        return f"{value:04d}"
+    return value
+
+
+def _un(value: str) -> str:
+    if not _UN.fullmatch(value):
+        raise ValueError(f"{value!r} is not a UN number like 1005 or UN1005")
+    return value
+
+
+CountryCode = Annotated[
+    str,
+    AfterValidator(_country_code),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$", "examples": ["SRB"]}),
+]
+Cas = Annotated[
+    str,
+    AfterValidator(_cas),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{2,7}-\d{2}-\d$", "examples": ["7664-41-7"]}),
+]
+UnNumber = Annotated[
+    str,
+    BeforeValidator(_un_digits),
+    AfterValidator(_un),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": "^(UN)?\\d{4}$"},
+                {"type": "integer", "minimum": 1, "maximum": 9999},
+            ],
+            "examples": ["1005", "UN1005", 1005],
+        }
+    ),
+]
+
+
+def _in_range(value: datetime) -> datetime:
+    problem = time_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+Time = Annotated[AwareDatetime, AfterValidator(_in_range)]
+"""A time with an offset, within the range of `ians.domain.limits`."""
 
 
 class MessageType(StrEnum):
@@ -49,14 +135,14 @@ class Location(_Content):
 
 class Substance(_Content):
     name: Text
-    cas: Annotated[str, StringConstraints(pattern=r"^\d{2,7}-\d{2}-\d$")] | None = None
-    un: Annotated[str, StringConstraints(pattern=r"^(UN)?\d{4}$")] | None = None
+    cas: Cas | None = None
+    un: UnNumber | None = None
     quantity: Text | None = None
 
 
 class EarlyWarningContent(_Content):
     event_type: Literal["fire", "explosion", "release", "other"]
-    occurred_at: AwareDatetime
+    occurred_at: Time
     location: Location
     facility: Text | None = None
     substances: list[Substance] = Field(default_factory=list, max_length=100)
@@ -71,7 +157,7 @@ class InformationContent(_Content):
     developments: Text
     weather: Text | None = None
     protective_actions: Text | None = None
-    next_update_at: AwareDatetime | None = None
+    next_update_at: Time | None = None
 
 
 class AssistanceItem(_Content):
@@ -82,7 +168,7 @@ class AssistanceItem(_Content):
 
 class AssistanceRequestContent(_Content):
     assistance: list[AssistanceItem] = Field(min_length=1, max_length=100)
-    needed_by: AwareDatetime | None = None
+    needed_by: Time | None = None
     delivery_location: Text | None = None
     terms: Text | None = None
 
@@ -90,7 +176,7 @@ class AssistanceRequestContent(_Content):
 class AssistanceResponseContent(_Content):
     decision: Literal["accept", "partial", "decline"]
     offer: Text | None = None
-    arrival_estimate: AwareDatetime | None = None
+    arrival_estimate: Time | None = None
     terms: Text | None = None
 
 
@@ -181,27 +267,34 @@ AnyDraft = (
 def route(draft: AnyDraft, registry: Registry) -> dict[str, tuple[str, ...]]:
     """Each recipient country with its PoCs for the draft's role, in escalation order.
 
-    Raises InvalidInput naming the field (`from`, `to[2]`) for a missing or unknown
-    sender, an unknown, repeated or own recipient, or a recipient without a PoC of
-    the needed role.
+    Raises InvalidInput naming every field at fault at once (`from`, `to[1]`, `to[3]`):
+    a missing or unknown sender, an unknown, repeated or own recipient, or a recipient
+    without a PoC of the needed role.
     """
+    problems: list[tuple[str, str]] = []
     if draft.sender is None and draft.type is not MessageType.TEST:
-        raise InvalidInput.at("from", f"{_a(draft.type)} needs the sending country")
+        problems.append(("from", f"{_a(draft.type)} needs the sending country"))
     if draft.sender is not None and draft.sender not in registry:
-        raise InvalidInput.at("from", f"no country {draft.sender!r} in the registry")
+        problems.append(("from", f"no country {draft.sender!r} in the registry"))
     role = draft.type.role
     routes: dict[str, tuple[str, ...]] = {}
+    seen: set[str] = set()
     for i, code in enumerate(draft.to):
+        field = f"to[{i}]"
+        if code in seen:
+            problems.append((field, f"{code} is listed twice"))
+            continue
+        seen.add(code)
         if code not in registry:
-            raise InvalidInput.at(f"to[{i}]", f"no country {code!r} in the registry")
-        if code == draft.sender:
-            raise InvalidInput.at(f"to[{i}]", "a country does not notify itself")
-        if code in routes:
-            raise InvalidInput.at(f"to[{i}]", f"{code} is listed twice")
-        pocs = registry.escalation_ids(code, role)
-        if not pocs:
-            raise InvalidInput.at(f"to[{i}]", f"{code} has no {role} point of contact")
-        routes[code] = pocs
+            problems.append((field, f"no country {code!r} in the registry"))
+        elif code == draft.sender:
+            problems.append((field, "a country does not notify itself"))
+        elif not (pocs := registry.escalation_ids(code, role)):
+            problems.append((field, f"{code} has no {role} point of contact"))
+        else:
+            routes[code] = pocs
+    if problems:
+        raise InvalidInput.listing(problems)
     return routes
 
 

@@ -1,30 +1,34 @@
 """Loading scenarios (SPEC §6, §8), every mistake named by file, line and field.
 
-A scenario is checked in two rounds. First its shape: the schema of its `kind`, and each
-inject's message as a draft sent at a nominal start (so `content` meets the message
-schemas). Then, once the schema holds, its meaning: unique ids, references between
-injects, and countries, participants and PoCs against the registry. Each round reports
-all it finds; the second needs the schema to hold, since references and routes mean
-little in a file of the wrong shape, but it runs despite bad content (an inject whose
-draft cannot be built is only left out of the checks that need the draft).
+A scenario is checked for its shape and its meaning, and every problem of both is
+reported at once. Shape: the schema of its `kind`, and each inject's message as a draft
+sent at a nominal start (so `content` meets the message schemas). Meaning: unique ids,
+references between injects, and countries, participants and PoCs against the registry,
+checked for every part that is right on its own even when other parts are not (an
+inject with mistakes of its own, or whose draft cannot be built, is only left out of
+the checks that need it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ians.contacts import load_registry
 from ians.domain.contacts import Registry
 from ians.domain.durations import format_duration
-from ians.domain.messages import AnyDraft, Message, Mode, check_reference, route
+from ians.domain.limits import MAX_INJECTS, time_problem
+from ians.domain.messages import AnyDraft, CountryCode, Message, Mode, check_reference, route
 from ians.errors import FileError, InvalidInput, Problem
 from ians.files import (
+    check_size,
     line_of,
     load_yaml_file,
     load_yaml_text,
@@ -42,6 +46,7 @@ from ians.scenarios.model import (
     Inject,
     Scenario,
 )
+from ians.wording import located
 
 M = TypeVar("M", bound=BaseModel)
 FieldPath = list[str | int]  # a field path: ["injects", 2, "to", 0]
@@ -51,6 +56,8 @@ _KIND_HINT = "use drill, connectivity_test or consultation"
 _NOMINAL_START = datetime(2026, 1, 1, tzinfo=UTC)  # content is checked as if sent then
 _SUFFIXES = (".yaml", ".yml")
 _FIELD_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_CODES: TypeAdapter[list[str]] = TypeAdapter(list[CountryCode])
+_READER = ThreadPoolExecutor(1, thread_name_prefix="scenario-reader")
 
 
 def load_scenario_file(path: Path, registry: Registry) -> Scenario:
@@ -71,8 +78,41 @@ def load_scenario(
 
     Raises FileError with every problem found (see `load_scenario_file`).
     """
-    data = load_yaml_text(source, name) if isinstance(source, str) else source
+    if isinstance(source, str):
+        data = load_yaml_text(source, name)
+    else:
+        check_size(source, name)
+        data = source
     return _checked(data, name, registry)
+
+
+async def read_scenario(
+    source: str | Mapping[str, Any], registry: Registry, name: str = "<scenario>"
+) -> Scenario:
+    """`load_scenario` off the event loop, in the one thread that reads scenarios: reading
+    takes up to a second (ruamel is pure Python), and scenarios read side by side would
+    each take a share of the interpreter from the loop that answers requests."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_READER, load_scenario, source, registry, name)
+
+
+def start_problems(scenario: Scenario, start: datetime) -> list[tuple[str, str]]:
+    """Why `scenario` cannot start at `start`, as (field, message) pairs: a start outside
+    the times IANS accepts, or an inject whose message cannot be built then (a content
+    time such as `start-20m` that falls outside them). Empty if it can."""
+    when = time_problem(start)
+    if when:
+        return [("start", when)]
+    problems: list[tuple[str, str]] = []
+    if isinstance(scenario, DrillScenario):
+        for n, inject in enumerate(scenario.injects):
+            own = {inject.refers_to: inject.refers_to} if inject.refers_to else {}
+            try:
+                inject.draft(Mode(scenario.mode), start, own)
+            except ValidationError as error:
+                data = {"content": inject.content}  # the draft's only part a start changes
+                problems += [(f"injects[{n}].{e.field}", e.message) for e in located(error, data)]
+    return problems
 
 
 def check_files(paths: Sequence[Path], contacts: Sequence[Path] | None = None) -> list[Problem]:
@@ -146,8 +186,8 @@ def check_scenario(
         scenario, problems = _check_drill(data, name, registry)
     elif kind == "connectivity_test":
         scenario, problems = _validated(ConnectivityTest, data, name)
-        if scenario is not None:
-            problems += _participants(scenario, registry, data, name)
+        codes = scenario.participants if scenario else _codes(data.get("participants"))
+        problems += _country_list(codes or [], ["participants"], registry, data, name)
     else:
         scenario, problems = _check_consultation(data, name, registry)
     problems.sort(key=lambda p: (p.line is not None, p.line or 0))
@@ -174,15 +214,20 @@ def _validated(model: type[M], data: Any, name: str) -> tuple[M | None, list[Pro
 def _check_drill(
     data: Mapping[str, Any], name: str, registry: Registry | None
 ) -> tuple[DrillScenario | None, list[Problem]]:
+    """Both rounds at once: the schema, and the meaning of every part that is right on its
+    own (each inject valid by itself; participants if they are a list of codes)."""
     scenario, problems = _validated(DrillScenario, data, name)
     raw = data.get("injects")
     raw = raw if isinstance(raw, list) else []
+    participants: list[str] | None
     if scenario is not None:
         injects = list(enumerate(scenario.injects))
-        mode = Mode(scenario.mode)
-    else:  # still check the content of the injects that are right on their own
+        mode, participants = Mode(scenario.mode), scenario.participants
+    elif len(raw) > MAX_INJECTS:
+        return None, problems  # too many to look into
+    else:  # still check what is right on its own
         injects = [(n, inject) for n, item in enumerate(raw) if (inject := _inject(item))]
-        mode = Mode.EXERCISE
+        mode, participants = Mode.EXERCISE, _codes(data.get("participants"))
     drafts: dict[int, AnyDraft] = {}
     for n, inject in injects:
         own = {inject.refers_to: inject.refers_to} if inject.refers_to else {}
@@ -190,19 +235,27 @@ def _check_drill(
             drafts[n] = inject.draft(mode, _NOMINAL_START, own)
         except ValidationError as error:
             problems += _content_problems(error, raw[n], n, name)
-    if scenario is None:
-        return None, problems
-    problems += _inject_ids(scenario, data, name)
-    problems += _references(scenario, drafts, data, name)
-    problems += _participants(scenario, registry, data, name)
+    ids = {n: item.get("id") for n, item in enumerate(raw) if isinstance(item, Mapping)}
+    problems += _inject_ids(injects, data, name)
+    problems += _references(injects, ids, drafts, data, name)
+    problems += _country_list(participants or [], ["participants"], registry, data, name)
     if registry is not None:
-        problems += _routes(scenario, drafts, registry, data, name)
+        codes = list(participants) if participants is not None else list(registry.countries)
+        problems += _routes(injects, codes, drafts, registry, data, name)
     return scenario, problems
 
 
 def _inject(item: Any) -> Inject | None:
     try:
         return Inject.model_validate(to_plain(item))
+    except ValidationError:
+        return None
+
+
+def _codes(value: Any) -> list[str] | None:
+    """`value` if it is a list of country codes (the schema's participants), else None."""
+    try:
+        return _CODES.validate_python(to_plain(value)) if value is not None else None
     except ValidationError:
         return None
 
@@ -220,10 +273,13 @@ def _content_problems(error: ValidationError, node: Any, n: int, name: str) -> l
     return problems
 
 
-def _inject_ids(scenario: DrillScenario, data: Any, name: str) -> list[Problem]:
+Injects = Sequence[tuple[int, Inject]]  # the injects checked, by their index in the file
+
+
+def _inject_ids(injects: Injects, data: Any, name: str) -> list[Problem]:
     problems = []
     first: dict[str, int] = {}
-    for n, inject in enumerate(scenario.injects):
+    for n, inject in injects:
         if inject.id in first:
             message = f"inject id {inject.id!r} is already used by injects[{first[inject.id]}]"
             problems.append(_problem(data, name, ["injects", n, "id"], message))
@@ -232,15 +288,22 @@ def _inject_ids(scenario: DrillScenario, data: Any, name: str) -> list[Problem]:
 
 
 def _references(
-    scenario: DrillScenario, drafts: Mapping[int, AnyDraft], data: Any, name: str
+    injects: Injects,
+    ids: Mapping[int, Any],
+    drafts: Mapping[int, AnyDraft],
+    data: Any,
+    name: str,
 ) -> list[Problem]:
     """`refers_to` names an inject sent earlier, and meets the rules of `check_reference`
-    applied to the message that inject sends."""
+    applied to the message that inject sends. `ids` are every inject's id as written,
+    so that a reference to an inject with mistakes of its own is not called unknown."""
     problems = []
+    checked = dict(injects)
     first: dict[str, int] = {}
-    for n, inject in enumerate(scenario.injects):
-        first.setdefault(inject.id, n)
-    for n, inject in enumerate(scenario.injects):
+    for n, id_ in ids.items():
+        if isinstance(id_, str):
+            first.setdefault(id_, n)
+    for n, inject in injects:
         path: FieldPath = ["injects", n, "refers_to"]
         ref, referred = inject.refers_to, None
         if ref is not None:
@@ -250,7 +313,9 @@ def _references(
             if first[ref] == n:
                 problems.append(_problem(data, name, path, "an inject cannot refer to itself"))
                 continue
-            earlier = scenario.injects[first[ref]]
+            earlier = checked.get(first[ref])
+            if earlier is None:
+                continue  # that inject has mistakes of its own, reported
             if (earlier.at, first[ref]) > (inject.at, n):
                 when = (
                     f"later, at {format_duration(earlier.at)}"
@@ -284,28 +349,26 @@ def _sent(inject: Inject, draft: AnyDraft) -> Message:
     )
 
 
-def _participants(
-    scenario: DrillScenario | ConnectivityTest, registry: Registry | None, data: Any, name: str
-) -> list[Problem]:
-    return _country_list(scenario.participants or [], ["participants"], registry, data, name)
-
-
 def _country_list(
     codes: Sequence[str], path: FieldPath, registry: Registry | None, data: Any, name: str
 ) -> list[Problem]:
     """Each country listed once, and in `registry` if there is one."""
     problems = []
+    seen: set[str] = set()
     for i, code in enumerate(codes):
-        if code in codes[:i]:
+        if code in seen:
             problems.append(_problem(data, name, [*path, i], f"{code} is listed twice"))
-        elif registry is not None and code not in registry:
+            continue
+        seen.add(code)
+        if registry is not None and code not in registry:
             message = f"no country {code!r} in the registry"
             problems.append(_problem(data, name, [*path, i], message))
     return problems
 
 
 def _routes(
-    scenario: DrillScenario,
+    injects: Injects,
+    participants: Sequence[str],
     drafts: Mapping[int, AnyDraft],
     registry: Registry,
     data: Any,
@@ -313,36 +376,27 @@ def _routes(
 ) -> list[Problem]:
     """Each inject's sender and recipients exist, take part, and can receive its type."""
     problems = []
-    participants = set(scenario.participant_codes(registry))
-    for n, draft in drafts.items():
-        for field, message in _route_problems(draft, registry):
-            problems.append(_problem(data, name, ["injects", n, *_parts(field)], message))
-        inject = scenario.injects[n]
+    taking = set(participants)
+    for n, inject in injects:
+        if n in drafts:
+            for field, message in _route_problems(drafts[n], registry):
+                problems.append(_problem(data, name, ["injects", n, *_parts(field)], message))
         taking_part: list[tuple[FieldPath, str | None]] = [(["from"], inject.sender)]
         taking_part += [(["to", i], code) for i, code in enumerate(inject.to)]
         for path, code in taking_part:
-            if code in registry and code not in participants:
+            if code in registry and code not in taking:
                 message = f"{code} is not a participant of this drill"
                 problems.append(_problem(data, name, ["injects", n, *path], message))
     return problems
 
 
 def _route_problems(draft: AnyDraft, registry: Registry) -> list[tuple[str, str]]:
-    """Every (field, message) that `route` finds in `draft`: it stops at the first, so each
-    bad recipient is set aside and the rest routed again. A bad sender ends the search."""
-    found: list[tuple[str, str]] = []
-    left = list(range(len(draft.to)))  # indices into draft.to still routed
-    while True:
-        try:
-            route(draft.model_copy(update={"to": [draft.to[i] for i in left]}), registry)
-            return found
-        except InvalidInput as error:
-            field, message = error.details[0]["field"], error.details[0]["message"]
-            recipient = re.fullmatch(r"to\[(\d+)\]", field)
-            if recipient is None:
-                return [*found, (field, message)]
-            index = left.pop(int(recipient[1]))
-            found.append((f"to[{index}]", message))
+    """Every (field, message) that `route` finds in `draft`."""
+    try:
+        route(draft, registry)
+    except InvalidInput as error:
+        return [(detail["field"], detail["message"]) for detail in error.details]
+    return []
 
 
 # -- consultations --------------------------------------------------------------------

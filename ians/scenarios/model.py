@@ -33,7 +33,8 @@ from pydantic import (
 
 from ians.domain.contacts import PointOfContact, Registry, Role
 from ians.domain.durations import Duration, format_duration, parse_duration
-from ians.domain.messages import AnyDraft, MessageDraft, MessageType, Mode, Text
+from ians.domain.limits import MAX_INJECTS, time_problem
+from ians.domain.messages import AnyDraft, CountryCode, MessageDraft, MessageType, Mode, Text
 from ians.domain.policy import AckPolicy, PolicyOverride, PolicyTable
 
 TIME_FIELDS = frozenset({"occurred_at", "next_update_at", "needed_by", "arrival_estimate"})
@@ -45,7 +46,6 @@ QUESTION_TYPES = ("yes_no", "single", "multiple", "scale", "text")
 UNKNOWN_QUESTION_TYPE = "unknown question type: use yes_no, single, multiple, scale or text"
 
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_COUNTRY = re.compile(r"[A-Z]{3}")
 _START = re.compile(r"start(?:\s*(?P<sign>[+-])\s*(?P<offset>.+))?")
 _DRAFT: TypeAdapter[AnyDraft] = TypeAdapter(MessageDraft)
 _AWARE: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
@@ -57,16 +57,7 @@ def _id(value: str) -> str:
     return value
 
 
-def _country_code(value: str) -> str:
-    if not _COUNTRY.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a country code: use ISO 3166-1 alpha-3 in upper case, such as SRB"
-        )
-    return value
-
-
 Id = Annotated[str, AfterValidator(_id)]
-CountryCode = Annotated[str, AfterValidator(_country_code)]
 
 
 def resolve_time(value: Any, start: datetime) -> Any:
@@ -175,7 +166,7 @@ class DrillScenario(_Timed):
 
     kind: Literal["drill"]
     mode: Literal["exercise", "test"] = "exercise"
-    injects: list[Inject] = Field(min_length=1)
+    injects: list[Inject] = Field(min_length=1, max_length=MAX_INJECTS)
 
     def timeline(self, registry: Registry) -> list[Inject]:
         return sorted(self.injects, key=lambda inject: inject.at)  # stable: file order on ties
@@ -334,12 +325,15 @@ class Audience(BaseModel):
 def _read_deadline(value: Any) -> timedelta | datetime:
     if isinstance(value, str) and re.match(r"\s*\d{4}-\d\d-\d\d", value):
         try:
-            return _AWARE.validate_python(value.strip())
+            value = _AWARE.validate_python(value.strip())
         except ValidationError:
             raise ValueError(f"{value!r} is not an RFC 3339 time with an offset") from None
     if isinstance(value, datetime):
         if value.utcoffset() is None:
             raise ValueError(f"{value.isoformat()} needs an offset, such as Z or +01:00")
+        problem = time_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
     deadline = parse_duration(value)
     if deadline <= timedelta(0):

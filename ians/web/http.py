@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from ians.errors import (
     UnsupportedMediaType,
 )
 from ians.web.keys import body_timeout_key
+from ians.wording import UNSEEN, located
 
 log = logging.getLogger(__name__)
 
@@ -43,36 +45,20 @@ _HTTP_CODES = {
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only: int() also takes '²' and '١'
 
 
-def field_path(loc: Sequence[str | int]) -> str:
-    """`('content', 'substances', 0, 'cas')` → `content.substances[0].cas`."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def invalid_input(exc: ValidationError, *, tagged: bool = False) -> IansError:
-    """A pydantic error as the API's error: 400 for a body that is no JSON object, else 422.
-
-    `tagged`: the model is a discriminated union, whose tag pydantic puts first in `loc`.
-    """
-    details = []
+def invalid_input(exc: ValidationError, body: bytes | str) -> IansError:
+    """A pydantic error as the API's error: 400 for a body that is no JSON object, else a
+    422 listing every invalid field, in plain words (`ians.wording`), at its path in the
+    body (`to[1]`, `content.location.lat`)."""
     for err in exc.errors(include_url=False):
-        loc = list(err["loc"])
-        kind = err["type"]
-        if kind == "json_invalid":
-            return BadRequest(f"malformed JSON: {err['ctx'].get('error', err['msg'])}")
-        if not loc and kind not in ("union_tag_invalid", "union_tag_not_found"):
+        if err["type"] == "json_invalid":
+            return BadRequest(f"malformed JSON: {err.get('ctx', {}).get('error', err['msg'])}")
+        if not err["loc"] and err["type"] not in ("union_tag_invalid", "union_tag_not_found"):
             return BadRequest("the body must be a JSON object")
-        if kind in ("union_tag_invalid", "union_tag_not_found"):
-            loc = ["type"]
-        elif tagged:
-            loc = loc[1:]
-        message = str(err["msg"]).removeprefix("Value error, ")
-        details.append({"field": field_path(loc), "message": message})
-    first = details[0]
-    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
-    return InvalidInput(f"{first['field']}: {first['message']}{more}", details)
+    try:
+        data = json.loads(body)  # to name fields by the body's own keys
+    except ValueError:  # JSON that pydantic reads and Python's json not: paths from pydantic
+        data = UNSEEN
+    return InvalidInput.listing([(e.field, e.message) for e in located(exc, data)])
 
 
 class QueryParams:
@@ -83,7 +69,7 @@ class QueryParams:
 
     def __init__(self, request: web.Request) -> None:
         self._query = request.query
-        self._details: list[dict[str, Any]] = []
+        self._problems: list[tuple[str, str]] = []
 
     def text(self, name: str) -> str | None:
         return self._query.get(name)
@@ -105,15 +91,13 @@ class QueryParams:
         return self.invalid(name, f"{raw!r} is not one of {', '.join(choices)}", default)
 
     def invalid(self, name: str, message: str, default: T) -> T:
-        self._details.append({"field": name, "message": message})
+        self._problems.append((name, message))
         return default
 
     def check(self) -> None:
         """Raises InvalidInput naming every bad parameter read so far."""
-        if self._details:
-            first = self._details[0]
-            more = f" (and {len(self._details) - 1} more)" if len(self._details) > 1 else ""
-            raise InvalidInput(f"{first['field']}: {first['message']}{more}", self._details)
+        if self._problems:
+            raise InvalidInput.listing(self._problems)
 
 
 def check_media_type(request: web.Request, accepted: Sequence[str]) -> None:
@@ -128,7 +112,7 @@ def check_media_type(request: web.Request, accepted: Sequence[str]) -> None:
 
 
 async def read_body(
-    request: web.Request, adapter: TypeAdapter[T], *, tagged: bool = False, empty_ok: bool = False
+    request: web.Request, adapter: TypeAdapter[T], *, empty_ok: bool = False
 ) -> T:
     """The request body validated by `adapter`.
 
@@ -150,7 +134,7 @@ async def read_body(
     try:
         return adapter.validate_json(body)
     except ValidationError as exc:
-        raise invalid_input(exc, tagged=tagged) from None
+        raise invalid_input(exc, body) from None
 
 
 def _broken(request: web.Request, exc: Exception) -> str:

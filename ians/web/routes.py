@@ -24,7 +24,7 @@ from ians.reports.page import Names
 from ians.reports.render import FORMATS, media_type
 from ians.reports.render import render as render_report
 from ians.reports.results import render_results
-from ians.scenarios.loader import KINDS, load_scenario
+from ians.scenarios.loader import KINDS, read_scenario
 from ians.tokens import Principal
 from ians.web.http import QueryParams, check_media_type, read_body, render
 from ians.web.keys import consultations_key, exercises_key, registry_key, tokens_key, tracker_key
@@ -136,7 +136,7 @@ async def issue_token(request: web.Request, who: Principal | None) -> web.Respon
 
 
 async def send_message(request: web.Request, who: Principal | None) -> web.Response:
-    draft = await read_body(request, _draft, tagged=True)
+    draft = await read_body(request, _draft)
     assert who is not None
     if who.poc is not None and draft.sender != who.poc.country:
         raise Forbidden(f"a PoC of {who.poc.country} sends only from {who.poc.country}")
@@ -194,7 +194,7 @@ async def acknowledge(request: web.Request, who: Principal | None) -> web.Respon
 async def start_exercise(request: web.Request, who: Principal | None) -> web.Response:
     body = await read_body(request, _exercise_body)
     registry = request.app[registry_key]
-    scenario = load_scenario(body.scenario, registry, name="scenario")
+    scenario = await read_scenario(body.scenario, registry, name="scenario")
     source = body.scenario if isinstance(body.scenario, str) else json.dumps(body.scenario)
     simulate = list(registry.countries) if body.simulate == "all" else body.simulate
     exercise = await request.app[exercises_key].start(
@@ -252,7 +252,7 @@ async def _exercise_view(request: web.Request, exercise_id: str) -> ExerciseView
     else:
         facts = await store.exercise_facts(exercise_id)
         done = progress(facts.messages, facts.chases)
-        done["injects"] = request.app[exercises_key].inject_count(e, done["injects_sent"])
+        done["injects"] = await request.app[exercises_key].inject_count(e, done["injects_sent"])
     return ExerciseView(**dict(ExerciseSummary.of(e)), progress=done)
 
 

@@ -58,7 +58,10 @@ def test_parse_accepts(value: str | int | float | timedelta, expected: timedelta
         (timedelta(seconds=-1), "cannot be negative"),
         (True, "not True"),
         (float("nan"), "is not a duration"),
-        (10**20, "too long"),
+        (10**20, "longer than the limit of 3650d"),
+        ("3651d", "longer than the limit of 3650d"),
+        ("P522W", "longer than the limit of 3650d"),
+        (timedelta(days=4000), "longer than the limit of 3650d"),
     ],
 )
 def test_parse_rejects(value: str | int | float | timedelta, message: str) -> None:
