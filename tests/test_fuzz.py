@@ -28,26 +28,9 @@ from tests.conftest import ADMIN_TOKEN, early_warning
 from tests.test_consultations import CONSULTATION
 from tests.test_restart import Server
 
-# answers the description does not list yet: documented by another change of issue 8 (item 8,
-# "the OpenAPI description documents every answer"); test_the_exemptions_are_still_needed
-# fails once it is merged, to remove them
-UNDOCUMENTED_ELSEWHERE = {
-    ("POST /api/exercises/{exercise_id}/stop", 409),
-    ("GET /api/exercises/{exercise_id}/report", 422),
-    ("GET /api/consultations/{consultation_id}/results", 422),
-}
-
-
-def status_code_documented(ctx: Any, response: Any, case: Case) -> bool | None:
-    """status_code_conformance, but for the answers in UNDOCUMENTED_ELSEWHERE."""
-    if (case.operation.label, response.status_code) in UNDOCUMENTED_ELSEWHERE:
-        return None
-    return status_code_conformance(ctx, response, case)  # type: ignore[no-any-return]
-
-
 CHECKS = [
     not_a_server_error,
-    status_code_documented,
+    status_code_conformance,
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
@@ -147,12 +130,3 @@ def test_no_5xx_and_every_answer_as_described(
         except (AssertionError, BaseExceptionGroup) as failed:  # every operation's, at once
             failures[operation.label] = str(failed)
     assert not failures, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
-
-
-def test_the_exemptions_are_still_needed(served: tuple[Server, dict[str, str]]) -> None:
-    server, _ = served
-    described = requests.get(f"{server.url}/api/openapi.json", timeout=10).json()["paths"]
-    for label, status in UNDOCUMENTED_ELSEWHERE:
-        method, path = label.split(" ")
-        documented = described[path][method.lower()]["responses"]
-        assert str(status) not in documented, f"{label} documents {status}: drop its exemption"
