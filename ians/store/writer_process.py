@@ -1,5 +1,8 @@
-"""The store's writer process: one SQLite connection that runs the transactions the
-server's GroupCommit sends it, one after another, and answers each after its commit.
+"""The store's writer process: one SQLite connection that runs the requests the server's
+GroupCommit sends it and answers each after its commit. Whenever it is idle it takes
+every request waiting in its socket and runs them as one transaction: one commit (one
+fsync) for all the writes that arrived during the previous one. If that transaction
+fails, each request is run again alone, so that one bad request fails only its callers.
 
 WAL checkpoints (copying committed pages from the WAL into the database file) run in a
 thread of their own, every CHECKPOINT_EVERY seconds, instead of inside the commit that
@@ -41,14 +44,15 @@ def main(argv: list[str]) -> int:
         try:
             conn = connect(path, synchronous)
         except Exception as exc:
-            _send(channel, ("error", exc))
+            _send_one(channel, ("error", exc))
             return 1
         checkpointer = Checkpointer(path, synchronous)
         try:
-            if not _send(channel, ("ready", None)):
+            if not _send_one(channel, ("ready", None)):
                 return 0
-            while (request := _receive(channel)) is not None:
-                if not _send(channel, commit(conn, request)):
+            inbox = Inbox(channel)
+            while (requests := inbox.take()) is not None:
+                if not _send(channel, commit_all(conn, requests)):
                     return 0
                 checkpointer.after_commit(conn)
         finally:
@@ -104,6 +108,16 @@ class Checkpointer:
                 print(f"ians writer process: WAL checkpoint failed: {exc}", file=sys.stderr)
 
 
+def commit_all(conn: sqlite3.Connection, requests: list[Request]) -> list[Reply]:
+    """Run the requests as one transaction; if it fails, each one alone."""
+    if len(requests) > 1:
+        merged = commit(conn, [batch for request in requests for batch in request])
+        if merged[0] == "ok":
+            results = iter(merged[1])
+            return [("ok", [next(results) for _ in request]) for request in requests]
+    return [commit(conn, request) for request in requests]
+
+
 def commit(conn: sqlite3.Connection, request: Request) -> Reply:
     """Run every batch of the request in one transaction: all of it commits, or none."""
     try:
@@ -117,37 +131,73 @@ def commit(conn: sqlite3.Connection, request: Request) -> Reply:
     return "ok", results
 
 
-def _receive(channel: socket.socket) -> Request | None:
-    header = _read(channel, HEADER_SIZE)
-    if header is None:
-        return None
-    body = _read(channel, unframe_size(header))
-    if body is None:
-        return None
-    request: Request = pickle.loads(body)
-    return request
+class Inbox:
+    """The requests arriving on the socket, framed by writer.frame."""
 
+    def __init__(self, channel: socket.socket) -> None:
+        self._channel = channel
+        self._buffer = bytearray()
+        self._ended = False
 
-def _read(channel: socket.socket, size: int) -> bytes | None:
-    data = bytearray()
-    while len(data) < size:
-        chunk = channel.recv(min(size - len(data), 1 << 20))
+    def take(self) -> list[Request] | None:
+        """Every request already here, waiting for the first one; None at the end of input."""
+        while not self._complete():
+            if self._ended or not self._recv(wait=True):
+                return None
+        while self._recv(wait=False):  # what else has arrived, without waiting for more
+            pass
+        requests: list[Request] = []
+        while self._complete():
+            size = unframe_size(self._buffer[:HEADER_SIZE])
+            end = HEADER_SIZE + size
+            requests.append(pickle.loads(self._buffer[HEADER_SIZE:end]))
+            del self._buffer[:end]
+        return requests
+
+    def _complete(self) -> bool:
+        if len(self._buffer) < HEADER_SIZE:
+            return False
+        return len(self._buffer) >= HEADER_SIZE + unframe_size(self._buffer[:HEADER_SIZE])
+
+    def _recv(self, *, wait: bool) -> bool:
+        """Read what the socket holds (blocking for some if `wait`); False if nothing came."""
+        try:
+            chunk = self._channel.recv(1 << 20, 0 if wait else socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
         if not chunk:
-            return None
-        data += chunk
-    return bytes(data)
+            self._ended = True
+            return False
+        self._buffer += chunk
+        return True
 
 
-def _send(channel: socket.socket, reply: Reply) -> bool:
+def _send(channel: socket.socket, replies: list[Reply]) -> bool:
     try:
-        data = frame(reply)
-    except Exception as exc:  # an unpicklable error: send what it said
-        data = frame(("error", IansError(f"{type(exc).__name__} in the store: {reply[1]!r}")))
+        data = frame(replies)
+    except Exception:  # an unpicklable error: send what it said
+        data = frame([_picklable(reply) for reply in replies])
     try:
         channel.sendall(data)
     except OSError:  # the server has gone
         return False
     return True
+
+
+def _send_one(channel: socket.socket, reply: Reply) -> bool:
+    try:
+        channel.sendall(frame(_picklable(reply)))
+    except OSError:
+        return False
+    return True
+
+
+def _picklable(reply: Reply) -> Reply:
+    try:
+        frame(reply)
+    except Exception as exc:
+        return "error", IansError(f"{type(exc).__name__} in the store: {reply[1]!r}")
+    return reply
 
 
 if __name__ == "__main__":
