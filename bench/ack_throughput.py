@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import pickle
@@ -82,6 +83,18 @@ def cpu_s(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         times = stat.read().rsplit(")", 1)[1].split()
     return (int(times[11]) + int(times[12])) / HZ
+
+
+def threads_cpu_s(pid: int) -> float:
+    """CPU seconds of a process's threads other than its main one (the writer's checkpoints)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        if int(task) != pid:
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{pid}/task/{task}/stat") as stat:
+                    times = stat.read().rsplit(")", 1)[1].split()
+                total += int(times[11]) + int(times[12])
+    return total / HZ
 
 
 def machine_busy_s() -> float:
@@ -179,6 +192,7 @@ class Round:
     lost: int = 0
     cpu: dict[str, float] = field(default_factory=dict)  # process → CPU seconds
     others_s: float = 0.0  # CPU seconds of every other process on the machine
+    checkpoints_s: float = 0.0  # of the writer's CPU, its checkpoint thread's
 
     @property
     def rate(self) -> float:
@@ -200,6 +214,7 @@ class Round:
         for k, v in other.cpu.items():
             self.cpu[k] = self.cpu.get(k, 0.0) + v
         self.others_s += other.others_s
+        self.checkpoints_s += other.checkpoints_s
 
 
 def drive(
@@ -231,6 +246,8 @@ def drive(
         raise RuntimeError("the load process did not connect")
     pids = server.pids()
     before = {name: cpu_s(pid) for name, pid in pids.items()}
+    if "writer" in pids:
+        before["checkpoints"] = threads_cpu_s(pids["writer"])
     busy, wall = machine_busy_s(), time.monotonic()
     load.stdin.write("go\n")
     load.stdin.flush()
@@ -243,10 +260,13 @@ def drive(
     cpu = {}
     if kill_after is None:
         cpu = {name: cpu_s(pid) - before[name] for name, pid in pids.items()}
+        if "writer" in pids:
+            cpu["checkpoints"] = threads_cpu_s(pids["writer"]) - before["checkpoints"]
     busy = machine_busy_s() - busy
     load.wait()
     out = json.loads(line)
     cpu["client"] = out["cpu_seconds"]
+    checkpoints = cpu.pop("checkpoints", 0.0)  # a part of the writer's, shown apart
     return Round(
         requests=len(out["latencies"]),
         seconds=out["seconds"],
@@ -255,12 +275,17 @@ def drive(
         ok=out["ok"],
         lost=out["lost"],
         cpu=cpu,
+        checkpoints_s=checkpoints,
         others_s=max(0.0, busy - sum(cpu.values())) * (out["seconds"] / max(wall, 1e-9)),
     )
 
 
 def cpu_line(r: Round, processes: Sequence[str]) -> str:
-    return " + ".join(f"{p} {r.us_per_request(p):.0f}" for p in processes)
+    parts = [f"{p} {r.us_per_request(p):.0f}" for p in processes]
+    if "writer" in processes:
+        checkpoints = r.checkpoints_s / max(len(r.latencies), 1) * 1e6
+        parts[processes.index("writer")] += f" (checkpoints {checkpoints:.0f})"
+    return " + ".join(parts)
 
 
 def round_line(n: int, connections: int, c: Round, i: Round) -> str:
