@@ -123,7 +123,7 @@ def test_checkpoints_run_in_their_own_thread_not_in_the_commits(tmp_path: Path) 
 def test_under_sustained_writes_the_wal_stays_bounded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(writer_process, "WAL_RESTART_FRAMES", 300)
+    monkeypatch.setattr(writer_process, "WAL_RESTART_BYTES", 300 * 4096)  # 300 pages here
     monkeypatch.setattr(writer_process, "CHECKPOINT_EVERY", 0.005)
     path = str(tmp_path / "wal.db")
     sqlite3.connect(path).execute("PRAGMA journal_mode=WAL").close()
@@ -212,3 +212,22 @@ async def test_a_new_database_has_small_pages_an_old_one_keeps_its_own(tmp_path:
         await store.close()
         with sqlite3.connect(path) as db:
             assert db.execute("PRAGMA page_size").fetchone() == (expected,)
+
+
+def test_merged_requests_get_their_own_results_back(tmp_path: Path) -> None:
+    path = str(tmp_path / "m.db")
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("CREATE TABLE tokens (poc TEXT PRIMARY KEY, token_hash TEXT, issued_at INT)")
+    conn = connect(path, "NORMAL")
+    try:
+        replies = writer_process.commit_all(
+            conn,
+            [
+                [(batches.set_meta, [("a", "1")]), (batches.set_token, [("hun-1", "h", 1)])],
+                [(batches.set_meta, [("b", "2"), ("c", "3")])],
+            ],
+        )
+    finally:
+        conn.close()
+    assert replies == [("ok", [[None], [None]]), ("ok", [[None, None]])]

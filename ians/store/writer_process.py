@@ -10,7 +10,7 @@ crosses SQLite's threshold: that commit, and every acknowledgement waiting on it
 to stall for the whole copy (measured: rounds at 0.55 of the ack ceiling next to rounds
 at 0.75; with checkpoints aside, every round at 0.71 or more). Under sustained writes a
 passive checkpoint never catches the last commit, so the WAL would only grow; once it
-holds WAL_RESTART_FRAMES pages the writer itself finishes the checkpoint and starts the
+holds WAL_RESTART_BYTES the writer itself finishes the checkpoint and starts the
 WAL over, between two transactions, when little is left to copy.
 
 Started by `GroupCommit.start`, never by hand:
@@ -28,12 +28,13 @@ import socket
 import sqlite3
 import sys
 import threading
+from typing import Any
 
 from ians.errors import IansError
-from ians.store.writer import HEADER_SIZE, Reply, Request, frame, unframe_size
+from ians.store.writer import HEADER_SIZE, Batch, Reply, Request, frame, unframe_size
 
 CHECKPOINT_EVERY = 0.1  # seconds; a checkpoint with nothing to copy costs next to nothing
-WAL_RESTART_FRAMES = 10_000  # pages (40 MiB at SQLite's default 4 KiB page)
+WAL_RESTART_BYTES = 40 << 20  # 40 MiB: 40,960 of the 1 KiB pages of a database made by IANS
 
 
 def main(argv: list[str]) -> int:
@@ -67,8 +68,7 @@ def connect(path: str, synchronous: str) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's work
-    (page_size,) = conn.execute("PRAGMA page_size").fetchone()
-    conn.execute(f"PRAGMA journal_size_limit={WAL_RESTART_FRAMES * page_size}")
+    conn.execute(f"PRAGMA journal_size_limit={WAL_RESTART_BYTES}")
     return conn
 
 
@@ -81,6 +81,8 @@ class Checkpointer:
         self.checkpoints = 0
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute(f"PRAGMA synchronous={synchronous}")
+        (page_size,) = self._conn.execute("PRAGMA page_size").fetchone()
+        self.restart_frames = WAL_RESTART_BYTES // page_size
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ians-checkpoints", daemon=True)
         self._thread.start()
@@ -91,10 +93,10 @@ class Checkpointer:
         self._conn.close()
 
     def after_commit(self, writer: sqlite3.Connection) -> None:
-        """Once the WAL holds WAL_RESTART_FRAMES pages, finish the checkpoint on the
+        """Once the WAL holds WAL_RESTART_BYTES of pages, finish the checkpoint on the
         writer's connection and start the WAL over (waits for readers of the old WAL up
         to the busy timeout; tried again after the next commit if they stay)."""
-        if self.wal_frames >= WAL_RESTART_FRAMES:
+        if self.wal_frames >= self.restart_frames:
             _, frames, _ = writer.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
             self.wal_frames = max(frames, 0)
 
@@ -109,12 +111,21 @@ class Checkpointer:
 
 
 def commit_all(conn: sqlite3.Connection, requests: list[Request]) -> list[Reply]:
-    """Run the requests as one transaction; if it fails, each one alone."""
+    """Run the requests as one transaction, the items of each batch of all of them in
+    one call; if it fails, each request alone. (Requests that wait together were sent
+    concurrently, so any order of them is one the callers could have seen.)"""
     if len(requests) > 1:
-        merged = commit(conn, [batch for request in requests for batch in request])
-        if merged[0] == "ok":
-            results = iter(merged[1])
-            return [("ok", [next(results) for _ in request]) for request in requests]
+        merged: dict[Batch, list[Any]] = {}
+        for request in requests:
+            for batch, items in request:
+                merged.setdefault(batch, []).extend(items)
+        kind, results = commit(conn, list(merged.items()))
+        if kind == "ok":
+            outcomes = {batch: iter(r) for batch, r in zip(merged, results, strict=True)}
+            return [
+                ("ok", [[next(outcomes[batch]) for _ in items] for batch, items in request])
+                for request in requests
+            ]
     return [commit(conn, request) for request in requests]
 
 
