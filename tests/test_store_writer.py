@@ -231,3 +231,8 @@ def test_merged_requests_get_their_own_results_back(tmp_path: Path) -> None:
     finally:
         conn.close()
     assert replies == [("ok", [[None], [None]]), ("ok", [[None, None]])]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling policies")
+def test_the_writer_does_not_preempt_the_server_it_is_woken_by(store: SqliteStore) -> None:
+    assert os.sched_getscheduler(store._commits.pid) == os.SCHED_BATCH
