@@ -30,7 +30,7 @@ import struct
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -229,9 +229,13 @@ class GroupCommit:
                 if not future.done():
                     future.set_exception(error)
             return
-        outcomes = {batch: iter(results) for batch, results in _by_batch(queued, payload)}
-        for batch, _, future in queued:
-            outcome = next(outcomes[batch])
+        pairs: Iterable[tuple[asyncio.Future[Any], Any]]
+        if len(payload) == 1:  # one kind of write (as a burst of acks): in order
+            pairs = zip((future for _, _, future in queued), payload[0], strict=True)
+        else:
+            outcomes = {batch: iter(results) for batch, results in _by_batch(queued, payload)}
+            pairs = ((future, next(outcomes[batch])) for batch, _, future in queued)
+        for future, outcome in pairs:
             if future.done():
                 continue
             if isinstance(outcome, IansError):
