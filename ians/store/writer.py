@@ -156,7 +156,11 @@ class GroupCommit:
         """The writer process's id."""
         return int(self._process.pid)
 
-    async def submit(self, batch: Batch, item: Any) -> Any:
+    def submit(self, batch: Batch, item: Any) -> asyncio.Future[Any]:
+        """Queue a write; the future is its result once committed (or its error).
+
+        Raises StoreClosed once the store is closing or its writer has gone.
+        """
         if self._broken is not None:
             raise self._broken
         if self._closing:
@@ -168,7 +172,7 @@ class GroupCommit:
         elif not self._flush_due:  # once per turn of the loop, after every ready callback
             self._flush_due = True
             asyncio.get_running_loop().call_soon(self._flush)
-        return await future
+        return future
 
     async def close(self) -> None:
         """Commit what is queued, then stop the writer process."""
