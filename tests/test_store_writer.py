@@ -7,7 +7,9 @@ import asyncio
 import os
 import pickle
 import signal
+import socket
 import sqlite3
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +18,8 @@ import pytest
 
 from ians.errors import FileError, NotDelivered, Problem, UnknownMessage
 from ians.store import batches, writer_process
-from ians.store.sqlite import SqliteStore
-from ians.store.writer import StoreClosed
+from ians.store.sqlite import PAGE_SIZE, SqliteStore
+from ians.store.writer import StoreClosed, frame
 from ians.store.writer_process import Checkpointer, connect
 from ians.web.keys import tracker_key
 from tests.conftest import Api, early_warning
@@ -121,7 +123,7 @@ def test_checkpoints_run_in_their_own_thread_not_in_the_commits(tmp_path: Path) 
 def test_under_sustained_writes_the_wal_stays_bounded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(writer_process, "WAL_RESTART_FRAMES", 300)
+    monkeypatch.setattr(writer_process, "WAL_RESTART_BYTES", 300 * 4096)  # 300 pages here
     monkeypatch.setattr(writer_process, "CHECKPOINT_EVERY", 0.005)
     path = str(tmp_path / "wal.db")
     sqlite3.connect(path).execute("PRAGMA journal_mode=WAL").close()
@@ -154,3 +156,83 @@ async def test_with_its_writer_gone_the_api_answers_503_and_still_reads(api: Api
     assert body["error"]["code"] == "store_closed"
     message = await api.json("GET", f"/api/messages/{sent['id']}")
     assert message["id"] == sent["id"]
+
+
+def _fail_batch(conn: sqlite3.Connection, items: list[str]) -> list[None]:
+    raise sqlite3.OperationalError("this batch always fails")
+
+
+def test_requests_waiting_together_share_one_transaction_and_a_bad_one_fails_alone(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "w.db")
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    left, right = socket.socketpair()
+    with left, right:
+        for request in (
+            [(batches.set_meta, [("a", "1")])],
+            [(_fail_batch, ["x"])],
+            [(batches.set_meta, [("b", "2"), ("c", "3")])],
+        ):
+            left.sendall(frame(request))
+        inbox = writer_process.Inbox(right)
+        requests = inbox.take()  # all three were waiting: taken at once
+        assert requests is not None and len(requests) == 3
+        conn = connect(path, "FULL")
+        try:
+            replies = writer_process.commit_all(conn, requests)
+        finally:
+            conn.close()
+        left.close()
+        assert inbox.take() is None  # the end of input
+    assert [kind for kind, _ in replies] == ["ok", "error", "ok"]
+    assert replies[2] == ("ok", [[None, None]])
+    with sqlite3.connect(path) as db:
+        assert dict(db.execute("SELECT key, value FROM meta")) == {"a": "1", "b": "2", "c": "3"}
+
+
+def test_a_request_split_across_reads_is_taken_whole(tmp_path: Path) -> None:
+    data = frame([(batches.set_meta, [("a", "1")])])
+    left, right = socket.socketpair()
+    with left, right:
+        left.sendall(data[:5])
+        inbox = writer_process.Inbox(right)
+        threading.Timer(0.05, left.sendall, (data[5:],)).start()
+        requests = inbox.take()
+    assert requests == [[(batches.set_meta, [("a", "1")])]]
+
+
+async def test_a_new_database_has_small_pages_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as db:
+        db.execute("CREATE TABLE t (x)")  # made with SQLite's default page size
+    for path, expected in ((tmp_path / "new.db", PAGE_SIZE), (old, 4096)):
+        store = await SqliteStore.open(path)
+        await store.close()
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA page_size").fetchone() == (expected,)
+
+
+def test_merged_requests_get_their_own_results_back(tmp_path: Path) -> None:
+    path = str(tmp_path / "m.db")
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("CREATE TABLE tokens (poc TEXT PRIMARY KEY, token_hash TEXT, issued_at INT)")
+    conn = connect(path, "NORMAL")
+    try:
+        replies = writer_process.commit_all(
+            conn,
+            [
+                [(batches.set_meta, [("a", "1")]), (batches.set_token, [("hun-1", "h", 1)])],
+                [(batches.set_meta, [("b", "2"), ("c", "3")])],
+            ],
+        )
+    finally:
+        conn.close()
+    assert replies == [("ok", [[None], [None]]), ("ok", [[None, None]])]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling policies")
+def test_the_writer_does_not_preempt_the_server_it_is_woken_by(store: SqliteStore) -> None:
+    assert os.sched_getscheduler(store._commits.pid) == os.SCHED_BATCH

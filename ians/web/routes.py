@@ -505,7 +505,9 @@ ENDPOINTS: list[Endpoint] = [
 
 
 def add_routes(app: web.Application) -> None:
-    for endpoint in ENDPOINTS:
+    # deeper paths first: the router tries the routes under one prefix in the order they
+    # were added, so `/api/messages/{id}/ack` is matched first, not third
+    for endpoint in sorted(ENDPOINTS, key=lambda e: -e.path.count("/")):
         app.router.add_route(endpoint.method, endpoint.path, _guarded(endpoint))
 
 
