@@ -62,8 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8080; IANS_PORT)")
     _common(serve)
     serve.add_argument(
-        "--settings", type=Path, help="settings file (YAML): policies (IANS_SETTINGS_FILE)"
+        "--settings",
+        type=Path,
+        help="settings file (YAML): policies, e-mail (IANS_SETTINGS_FILE)",
     )
+    _channel_flags(serve)
     serve.add_argument(
         "--access-log",
         action="store_true",
@@ -111,7 +114,8 @@ def _parser() -> argparse.ArgumentParser:
         "--host", help="serve the API meanwhile on this address (real clock; default 127.0.0.1)"
     )
     drill.add_argument("--port", type=int, help="and this port (default 8080)")
-    drill.add_argument("--settings", type=Path, help="settings file (YAML): policies")
+    drill.add_argument("--settings", type=Path, help="settings file (YAML): policies, e-mail")
+    _channel_flags(drill)
     _common(drill)
     drill.set_defaults(run=_drill)
 
@@ -197,6 +201,32 @@ def _when(text: str) -> datetime:
     return at
 
 
+_CHANNEL_FLAGS = (
+    ("--public-url", str, "base of the links in e-mails (default http://HOST:PORT)"),
+    ("--smtp-host", str, "SMTP relay for e-mail out; without one, e-mail is off"),
+    ("--smtp-port", int, "its port (default 25)"),
+    ("--smtp-username", str, "SMTP login (the password: IANS_SMTP_PASSWORD)"),
+    ("--email-from", str, 'From of notices, e.g. "IAN System <ians@example.org>"'),
+    ("--email-reply-to", str, "where replies go (plus-addressed per notice)"),
+    ("--inbound-host", str, "listen for replies by SMTP on this address"),
+    ("--inbound-port", int, "and this port (default 2525)"),
+    ("--delivery-retries", str, "retry schedule after a temporary failure, e.g. 10s,1m,5m"),
+    ("--delivery-timeout", str, "timeout of one delivery attempt (default 15s)"),
+)
+
+
+def _channel_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("e-mail (each also an IANS_* variable and a settings key)")
+    for flag, kind, text in _CHANNEL_FLAGS:
+        group.add_argument(flag, type=kind, help=text)
+    group.add_argument(
+        "--smtp-starttls",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="STARTTLS to the relay",
+    )
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", help="SQLite database file (default ians.db)")
     parser.add_argument(
@@ -262,6 +292,11 @@ def _settings(args: argparse.Namespace, **flags: object) -> Settings:
         "contacts": getattr(args, "contacts", None),
         "db": getattr(args, "db", None),
         "settings_file": getattr(args, "settings", None),
+        "smtp_starttls": getattr(args, "smtp_starttls", None),
+        **{
+            name: getattr(args, name, None)
+            for name in (f[0].removeprefix("--").replace("-", "_") for f in _CHANNEL_FLAGS)
+        },
         **flags,
     }
     try:

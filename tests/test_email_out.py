@@ -301,3 +301,78 @@ async def test_without_smtp_settings_e_mail_is_off_and_the_server_says_so(
     assert await services(api).tracker.store.notices(sent["id"]) == []
     said = [r.getMessage() for r in caplog.records if "e-mail is off" in r.getMessage()]
     assert len(said) == 1
+
+
+CONSULTATION = """\
+kind: consultation
+name: Contact details check
+audience: {roles: [notification], countries: [HUN]}
+deadline: 14d
+reminders: [2d]
+questions:
+  - {id: q1, text: Are your details up to date?, type: yes_no, required: true}
+"""
+
+DRILL = """\
+kind: drill
+name: Danube drill
+mode: exercise
+participants: [SRB, HUN]
+injects:
+  - id: ew1
+    at: 0m
+    type: early_warning
+    from: SRB
+    to: [HUN]
+    content:
+      event_type: release
+      occurred_at: start
+      location: {name: Pančevo, lat: 44.87, lon: 20.64}
+"""
+
+
+async def test_consultation_invitations_and_reminders_go_by_e_mail(
+    make_api: AppFactory, sink: SmtpSink, clock: ManualClock
+) -> None:
+    api = await make_api(delivery=channels(sink.port))
+    created = await api.json("POST", "/api/exercises", json={"scenario": CONSULTATION}, status=201)
+    await settle(api)
+    invitations = await sink.wait_for(2)
+    assert sorted(m.rcpt_tos[0] for m in invitations) == ["duty@hun.example", "ian@hun.example"]
+    subject = invitations[0].message["Subject"]
+    assert subject == f"Consultation: Contact details check [{created['id']}]"
+    assert f"/api/consultations/{created['id']}" in text_part(invitations[0].message)
+    await api.json(
+        "POST",
+        f"/api/consultations/{created['id']}/responses",
+        "hun-1",
+        json={"answers": {"q1": True}},
+        status=201,
+    )
+    clock.advance(timedelta(days=12))  # the reminder, 2 days before the deadline
+    await settle(api)
+    [*_, reminder] = await sink.wait_for(3)
+    assert reminder.rcpt_tos == ["duty@hun.example"]  # hun-1 has answered
+    assert reminder.message["Subject"].startswith("Reminder: Consultation: ")
+
+
+async def test_a_drill_at_speed_sends_its_injects_by_e_mail_and_retries_at_its_speed(
+    make_api: AppFactory, sink: SmtpSink, clock: ManualClock
+) -> None:
+    api = await make_api(delivery=channels(sink.port))
+    await sink.stop()
+    created = await api.json(
+        "POST", "/api/exercises", json={"scenario": DRILL, "speed": 10}, status=201
+    )
+    await settle(api)
+    [notice] = await services(api).tracker.store.notices(
+        (await services(api).tracker.store.exercise_facts(created["id"])).messages[0].message.id
+    )
+    assert notice.attempts == 1
+    await sink.start()
+    clock.advance(timedelta(seconds=1))  # the 10 s retry, 10 times faster
+    await settle(api)
+    [mail] = await sink.wait_for(1)
+    assert mail.message["Subject"].startswith("[EXERCISE] Early warning from Serbia [ew-")
+    assert mail.message["X-IANS-Mode"] == "exercise"
+    ack_link(mail.message)
