@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import sys
@@ -15,14 +16,17 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from ians.channels.compose import Attachments
 from ians.channels.config import ChannelsConfig, resolve_channels
 from ians.channels.email import EmailChannel
+from ians.channels.inbound import ReplyHandler, listen, port_of
 from ians.clock import Clock, SystemClock
 from ians.consultations import Consultations
 from ians.delivery import Channel, Dispatcher
 from ians.domain.contacts import Registry
 from ians.domain.policy import PolicyTable
+from ians.errors import IansError
 from ians.exercises import Exercises, SimulatedPocChannel
 from ians.links import Links
 from ians.outbox import Outbox
+from ians.replies import Replies
 from ians.scheduler import TimerWheel
 from ians.settings import Settings, load_settings_file
 from ians.store.sqlite import SqliteStore
@@ -78,6 +82,8 @@ class Services:
     links: Links
     outbox: Outbox | None = None  # None when no external channel is on
     email: EmailChannel | None = None
+    replies: Replies | None = None  # None when the inbound listener is off
+    inbound_port: int | None = None
 
 
 @asynccontextmanager
@@ -87,6 +93,9 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
     On exit: timers stop, pending deliveries finish, the store closes.
     """
     store = await SqliteStore.open(config.db, synchronous=config.synchronous)
+    listener: asyncio.Server | None = None
+    replies: Replies | None = None
+    outbox: Outbox | None = None
     timers = TimerWheel(config.clock)
     dispatcher = Dispatcher(store, config.registry, config.clock, config.channels)
     try:
@@ -107,6 +116,7 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
         running = await exercises.recover() + await consultations.recover()
         if outbox is not None:
             await outbox.recover()
+        replies, listener = await _inbound(email, tracker)
         # the registry's models and the armed timers live as long as the server: keep the
         # collector from walking them again and again (full collections took seconds)
         gc.collect()
@@ -118,13 +128,46 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
             armed,
             running,
         )
-        yield Services(tracker, exercises, consultations, tokens, links, outbox, email)
+        yield Services(
+            tracker,
+            exercises,
+            consultations,
+            tokens,
+            links,
+            outbox,
+            email,
+            replies,
+            port_of(listener) if listener is not None else None,
+        )
     finally:
+        if listener is not None:
+            listener.close()
+            await listener.wait_closed()
+        if replies is not None:
+            await replies.drain()
         timers.shutdown()
         await dispatcher.drain()
         if outbox is not None:
             await outbox.drain()
         await store.close()
+
+
+async def _inbound(
+    email: EmailChannel | None, tracker: Tracker
+) -> tuple[Replies | None, asyncio.Server | None]:
+    """The SMTP listener for replies, when `email.inbound` is set."""
+    if email is None or email.config.inbound is None:
+        return None, None
+    replies = Replies(tracker, email)
+    settings = email.config.inbound
+    try:
+        listener = await listen(ReplyHandler(replies, email.config), settings)
+    except OSError as exc:
+        raise IansError(
+            f"cannot listen for replies on {settings.host}:{settings.port}: {exc.strerror}"
+        ) from None
+    log.info("listening for replies on %s:%d (SMTP)", settings.host, port_of(listener))
+    return replies, listener
 
 
 async def _external_channels(

@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
+
+import aiosmtplib
 
 from ians.channels.config import ChannelsConfig, EmailConfig, InboundSettings
 from ians.contacts import load_registry
@@ -115,3 +118,37 @@ async def events(api: Api, message_id: str, kind: str | None = None) -> list[dic
         for e in found
         if kind is None or e.kind.value == kind
     ]
+
+
+def reply_to(
+    notice: EmailMessage,
+    body: str,
+    sender: str = "ian@hun.example",
+    *,
+    threaded: bool = True,
+    **headers: str,
+) -> EmailMessage:
+    """A person's reply to a notice e-mail, with the notice quoted below `body`."""
+    reply = EmailMessage()
+    reply["From"] = sender
+    reply["To"] = str(notice["Reply-To"])
+    reply["Subject"] = f"Re: {notice['Subject']}"
+    reply["Message-ID"] = make_msgid(domain="hun.example")
+    if threaded:
+        reply["In-Reply-To"] = str(notice["Message-ID"])
+        reply["References"] = str(notice["Message-ID"])
+    for name, value in headers.items():
+        reply[name.replace("_", "-")] = value
+    quoted = "\n".join(f"> {line}" for line in text_part(notice).splitlines()[:5])
+    reply.set_content(f"{body}\n\nOn Fri, 27 Nov 2026, IAN System wrote:\n{quoted}\n")
+    return reply
+
+
+async def deliver_in(
+    port: int, mail: EmailMessage | bytes, rcpt: str, mail_from: str = "ian@hun.example"
+) -> str:
+    """Send a mail to the inbound listener; its answer (raises SMTPResponseException on 4xx/5xx)."""
+    data = mail if isinstance(mail, bytes) else mail.as_bytes()
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=10) as smtp:
+        _, said = await smtp.sendmail(mail_from, [rcpt], data)
+    return said

@@ -335,3 +335,10 @@ class Store(ABC):
 
     @abstractmethod
     async def set_meta_value(self, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    async def record_bounce(
+        self, notice_id: int, at: datetime, answer: str, permanent: bool
+    ) -> list[Event]:
+        """A delivery status notification about a notice: its `delivery_failed` event; a
+        permanent one marks the notice failed and escalates at once (returned)."""

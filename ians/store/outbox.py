@@ -165,3 +165,41 @@ def notice_of(r: Sequence[Any]) -> OutboxNotice:
 
 
 NOTICE_COLUMNS = "id, kind, message_id, poc, country, channel, attempts, created_at, state"
+
+
+def record_bounces(
+    conn: sqlite3.Connection, items: list[tuple[int, datetime, str, bool]]
+) -> list[list[Event]]:
+    """Delivery status notifications about notices the relay had accepted: each is a
+    `delivery_failed` event; a permanent one marks the notice failed and escalates."""
+    out: list[list[Event]] = []
+    for notice_id, at, answer, permanent in items:
+        row = conn.execute(
+            "SELECT kind, message_id, poc, country, channel, state FROM outbox WHERE id = ?",
+            (notice_id,),
+        ).fetchone()
+        if row is None:
+            out.append([])
+            continue
+        kind, message_id, poc, country, channel, state = row
+        detail = {
+            "channel": channel,
+            "notice": kind,
+            "notice_id": notice_id,
+            "answer": answer[:1000],
+            "permanent": permanent,
+            "reported_by": "delivery status notification",
+        }
+        insert_events(
+            conn, [Event(at, EventKind.DELIVERY_FAILED, message_id, country, poc, None, detail)]
+        )
+        escalations: list[Event] = []
+        if permanent and state != NoticeState.FAILED:
+            conn.execute(
+                "UPDATE outbox SET state = 'failed', next_attempt_at = NULL, last_answer = ?"
+                " WHERE id = ?",
+                (answer[:1000], notice_id),
+            )
+            escalations = _escalate(conn, message_id, country, poc, at, channel)
+        out.append(escalations)
+    return out

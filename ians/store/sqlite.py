@@ -437,6 +437,14 @@ class SqliteStore(Store):
         escalations: list[Event] = await self._write(outbox.record_attempts, list(attempts))
         return escalations
 
+    async def record_bounce(
+        self, notice_id: int, at: datetime, answer: str, permanent: bool
+    ) -> list[Event]:
+        escalations: list[Event] = await self._write(
+            outbox.record_bounces, (notice_id, at, answer, permanent)
+        )
+        return escalations
+
     async def message_policy(self, message_id: str) -> AckPolicy:
         rows = await self._rows("SELECT policy FROM messages WHERE id = ?", (message_id,))
         if not rows:
