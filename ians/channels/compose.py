@@ -62,20 +62,31 @@ def subject(message: Message, sender_name: str, reminder: bool) -> str:
 def content_lines(message: Message) -> list[tuple[str, str]]:
     """The content as (label, text) pairs for people, in the order of its fields."""
     data = message.content.model_dump(mode="json", exclude_none=True)
-    return [(_label(k), _words(v)) for k, v in data.items() if v not in ([], "", None)]
+    return [(_label(k), _words(v, k)) for k, v in data.items() if v not in ([], "", None)]
 
 
 def _label(key: str) -> str:
     return key.replace("_", " ").capitalize()
 
 
-def _words(value: Any) -> str:
+def _words(value: Any, key: str = "") -> str:
     if isinstance(value, dict):
         if {"name", "lat", "lon"} <= value.keys():
             return f"{value['name']} ({value['lat']}, {value['lon']})"
-        return ", ".join(f"{_label(k).lower()}: {_words(v)}" for k, v in value.items())
+        head = value.get("name") or value.get("kind")
+        rest = [
+            f"{k.upper() if len(k) <= 3 else k.replace('_', ' ')} {_words(v, k)}"
+            for k, v in value.items()
+            if v != head
+        ]
+        return f"{head} ({', '.join(rest)})" if head and rest else str(head or ", ".join(rest))
     if isinstance(value, list):
         return "; ".join(_words(v) for v in value)
+    if key.endswith(("_at", "_by")) and isinstance(value, str):
+        try:
+            return _utc(datetime.fromisoformat(value))
+        except ValueError:
+            return value
     return str(value)
 
 
