@@ -17,6 +17,7 @@ from ians.channels.compose import Attachments
 from ians.channels.config import ChannelsConfig, resolve_channels
 from ians.channels.email import EmailChannel
 from ians.channels.inbound import ReplyHandler, listen, port_of
+from ians.channels.simulated import SimulatedMailbox
 from ians.clock import Clock, SystemClock
 from ians.consultations import Consultations
 from ians.delivery import Channel, Dispatcher
@@ -96,6 +97,7 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
     listener: asyncio.Server | None = None
     replies: Replies | None = None
     outbox: Outbox | None = None
+    mailbox: SimulatedMailbox | None = None
     timers = TimerWheel(config.clock)
     dispatcher = Dispatcher(store, config.registry, config.clock, config.channels)
     try:
@@ -117,6 +119,11 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
         if outbox is not None:
             await outbox.recover()
         replies, listener = await _inbound(email, tracker)
+        if email is not None and listener is not None:
+            mailbox = SimulatedMailbox(
+                store, config.registry, config.clock, email, port_of(listener)
+            )
+            exercises.reply_by_email = mailbox.reply
         # the registry's models and the armed timers live as long as the server: keep the
         # collector from walking them again and again (full collections took seconds)
         gc.collect()
@@ -140,6 +147,8 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
             port_of(listener) if listener is not None else None,
         )
     finally:
+        if mailbox is not None:
+            await mailbox.sender.close()
         if listener is not None:
             listener.close()
             await listener.wait_closed()
