@@ -73,6 +73,18 @@ class Links:
             raise BadLink()
         return claims
 
+    def signin_claims(self, token: str) -> Claims:
+        """A sign-in link's claims without using it up (its page). Raises BadLink."""
+        return self.claims(token, Purpose.SIGNIN)
+
+    async def redeem_signin(self, token: str) -> str:
+        """The PoC a sign-in link signs in, once: a second use raises BadLink, as does a
+        token that is not sound or is older than 15 minutes."""
+        claims = self.claims(token, Purpose.SIGNIN)
+        if not await self._store.claim_once(f"signin:{claims.nonce}"):
+            raise BadLink()
+        return claims.poc
+
     async def open(self, token: str) -> Opened:
         """What an acknowledgement link shows; records `link_opened`. Raises BadLink."""
         claims = self.claims(token, Purpose.ACK)

@@ -30,6 +30,7 @@ from ians.outbox import Outbox
 from ians.replies import Replies
 from ians.scheduler import TimerWheel
 from ians.settings import Settings, load_settings_file
+from ians.signin import SignIn
 from ians.store.sqlite import SqliteStore
 from ians.tokens import Tokens
 from ians.tracking import Tracker
@@ -85,6 +86,7 @@ class Services:
     email: EmailChannel | None = None
     replies: Replies | None = None  # None when the inbound listener is off
     inbound_port: int | None = None
+    signin: SignIn | None = None
 
 
 @asynccontextmanager
@@ -98,6 +100,7 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
     replies: Replies | None = None
     outbox: Outbox | None = None
     mailbox: SimulatedMailbox | None = None
+    signin: SignIn | None = None
     timers = TimerWheel(config.clock)
     dispatcher = Dispatcher(store, config.registry, config.clock, config.channels)
     try:
@@ -119,6 +122,7 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
         if outbox is not None:
             await outbox.recover()
         replies, listener = await _inbound(email, tracker)
+        signin = SignIn(links, config.registry, config.clock, email)
         if email is not None and listener is not None:
             mailbox = SimulatedMailbox(
                 store, config.registry, config.clock, email, port_of(listener)
@@ -145,10 +149,13 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
             email,
             replies,
             port_of(listener) if listener is not None else None,
+            signin,
         )
     finally:
         if mailbox is not None:
             await mailbox.sender.close()
+        if signin is not None:
+            await signin.drain()
         if listener is not None:
             listener.close()
             await listener.wait_closed()

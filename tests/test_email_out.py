@@ -376,3 +376,18 @@ async def test_a_drill_at_speed_sends_its_injects_by_e_mail_and_retries_at_its_s
     assert mail.message["Subject"].startswith("[EXERCISE] Early warning from Serbia [ew-")
     assert mail.message["X-IANS-Mode"] == "exercise"
     ack_link(mail.message)
+
+
+async def test_the_link_key_is_generated_once_and_kept_across_restarts(
+    make_api: AppFactory, sink: SmtpSink
+) -> None:
+    api = await make_api(delivery=channels(sink.port))
+    await send(api, to=["HUN"])
+    await settle(api)
+    link = ack_link((await sink.wait_for(1))[0].message)
+    await api.client.close()
+    api = await make_api(delivery=channels(sink.port))
+    assert (await api.client.get(link)).status == 200
+    await api.client.close()
+    api = await make_api(delivery=channels(sink.port), link_key="a key from the settings")
+    assert (await api.client.get(link)).status == 404  # signed with another key

@@ -342,3 +342,7 @@ class Store(ABC):
     ) -> list[Event]:
         """A delivery status notification about a notice: its `delivery_failed` event; a
         permanent one marks the notice failed and escalates at once (returned)."""
+
+    @abstractmethod
+    async def claim_once(self, key: str) -> bool:
+        """True the first time `key` is claimed, False ever after (a one-time link)."""

@@ -203,3 +203,14 @@ def record_bounces(
             escalations = _escalate(conn, message_id, country, poc, at, channel)
         out.append(escalations)
     return out
+
+
+def claim_once(conn: sqlite3.Connection, items: list[str]) -> list[bool]:
+    """Mark each key used; True for the first claim of a key, False for any later one."""
+    out = []
+    for key in items:
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES (?, 'used')", (f"claimed:{key}",)
+        )
+        out.append(cursor.rowcount == 1)
+    return out

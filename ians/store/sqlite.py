@@ -445,6 +445,10 @@ class SqliteStore(Store):
         )
         return escalations
 
+    async def claim_once(self, key: str) -> bool:
+        first: bool = await self._write(outbox.claim_once, key)
+        return first
+
     async def message_policy(self, message_id: str) -> AckPolicy:
         rows = await self._rows("SELECT policy FROM messages WHERE id = ?", (message_id,))
         if not rows:

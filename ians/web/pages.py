@@ -1,8 +1,11 @@
-"""Pages for people that e-mails link to: the acknowledgement link, sign-in links.
+"""Pages for people that e-mails link to: the acknowledgement link, sign-in links; and the
+endpoint that sends a sign-in link.
 
 Plain server-rendered HTML that works without JavaScript. `GET /ack/{token}` shows the
 message and an Acknowledge button and changes nothing but recording `link_opened`
 (mail scanners open every link); the button POSTs to the same URL, which acknowledges.
+A sign-in link works the same way: GET shows a button, POST uses it up (once). Signing
+in keeps no session yet: the web pages that will do so use `Links.redeem_signin`.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ians.channels.compose import BANNERS, REPORT_WORDS, content_lines
-from ians.errors import IansError
+from ians.errors import Conflict, IansError
 from ians.links import Opened
-from ians.web.keys import links_key, registry_key
+from ians.tokens import Principal
+from ians.web.http import read_body, render
+from ians.web.keys import links_key, registry_key, services_key
 
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("ians.web", "templates"),
@@ -88,6 +94,49 @@ async def post_ack(request: web.Request) -> web.Response:
     return _ack_page(request, opened)
 
 
+class SigninBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class SigninAnswer(BaseModel):
+    status: str = "accepted"
+    message: str = (
+        "if this address is registered, a sign-in link is on its way to it (valid 15 minutes, once)"
+    )
+
+
+_signin_body = TypeAdapter(SigninBody)
+
+
+async def signin_link(request: web.Request, who: Principal | None) -> web.Response:
+    body = await read_body(request, _signin_body)
+    signin = request.app[services_key].signin
+    if signin is None or not signin.on:
+        raise Conflict("e-mail is off on this server: ask the secretariat for a token")
+    signin.request(body.email)
+    return render(SigninAnswer(), status=202)
+
+
+async def show_signin(request: web.Request) -> web.Response:
+    try:
+        claims = request.app[links_key].signin_claims(request.match_info["token"])
+    except IansError as error:
+        return problem(error)
+    return page("signin.html", title="Sign in", poc=claims.poc, done=False)
+
+
+async def post_signin(request: web.Request) -> web.Response:
+    try:
+        poc = await request.app[links_key].redeem_signin(request.match_info["token"])
+    except IansError as error:
+        return problem(error)
+    return page("signin.html", title="Signed in", poc=poc, done=True)
+
+
 def add_pages(app: web.Application) -> None:
     app.router.add_get("/ack/{token}", show_ack)
     app.router.add_post("/ack/{token}", post_ack)
+    app.router.add_get("/signin/{token}", show_signin)
+    app.router.add_post("/signin/{token}", post_signin)
