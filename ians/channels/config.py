@@ -3,6 +3,7 @@ configuration they resolve to with the `IANS_*` variables and the flags over the
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from email.headerregistry import Address
@@ -80,12 +81,12 @@ class EmailConfig:
     public_url: str
     timeout: timedelta
 
-    @property
+    @functools.cached_property
     def domain(self) -> str:
         """The domain of the sender's address: the right-hand side of every Message-ID."""
         return parseaddr(self.sender)[1].rpartition("@")[2].lower()
 
-    @property
+    @functools.cached_property
     def reply_address(self) -> Address:
         local, _, domain = parseaddr(self.reply_to)[1].partition("@")
         return Address(username=local, domain=domain)

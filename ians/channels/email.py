@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -26,6 +27,7 @@ ConsultationInfo = Callable[[str], Awaitable[tuple[str, datetime]]]
 """A consultation's name and deadline, by its id."""
 
 _RENDERED = 64  # messages whose e-mail is kept rendered: a burst is of a few
+Prepared = tuple[Rendered, datetime | None, str]  # the e-mail, the give-up, the mode
 
 
 class EmailChannel:
@@ -49,14 +51,15 @@ class EmailChannel:
         self._consultation = consultation
         self._attachments = attachments  # the hook where CAP 1.2 (`<id>.cap.xml`) plugs in
         self.sender = SmtpSender(config)
-        self._rendered: OrderedDict[tuple[str, bool], tuple[Rendered, datetime | None, str]] = (
-            OrderedDict()
-        )
+        # a message's e-mail, rendered once for all its notices of a burst (they all await
+        # the same task: the first to ask renders it)
+        self._rendered: OrderedDict[tuple[str, bool], asyncio.Task[Prepared]] = OrderedDict()
+        address = config.reply_address
+        self._plus = f"{address.username}+n{{}}@{address.domain}"
 
     def reply_address(self, notice_id: int) -> str:
         """The Reply-To of a notice: the reply address plus-addressed with the notice."""
-        address = self.config.reply_address
-        return f"{address.username}+n{notice_id}@{address.domain}"
+        return self._plus.format(notice_id)
 
     def message_id(self, notice_id: int, message_id: str) -> str:
         return notice_message_id(notice_id, message_id, self.config.domain)
@@ -88,18 +91,26 @@ class EmailChannel:
     async def idle(self) -> None:
         await self.sender.close()
 
-    async def _render(self, notice: OutboxNotice) -> tuple[Rendered, datetime | None, str]:
+    async def _render(self, notice: OutboxNotice) -> Prepared:
         key = (notice.message_id, notice.kind == "reminder")
-        cached = self._rendered.get(key)
-        if cached is not None:
+        task = self._rendered.get(key)
+        if task is None or (task.done() and task.exception() is not None):
+            task = asyncio.ensure_future(self._prepare(*key))
+            self._rendered[key] = task
+            if len(self._rendered) > _RENDERED:
+                self._rendered.popitem(last=False)
+        else:
             self._rendered.move_to_end(key)
-            return cached
-        message = await self._store.find_message(notice.message_id)
+        return await asyncio.shield(task)
+
+    async def _prepare(self, message_id: str, reminder: bool) -> Prepared:
+        key = (message_id, reminder)
+        message = await self._store.find_message(message_id)
         if message is None:  # a consultation's invitation or reminder
-            name, deadline = await self._consultation(notice.message_id)
-            url = f"{self._links.public_url}/api/consultations/{notice.message_id}"
-            made: tuple[Rendered, datetime | None, str] = (
-                render_consultation(notice.message_id, name, deadline, url, key[1]),
+            name, deadline = await self._consultation(message_id)
+            url = f"{self._links.public_url}/api/consultations/{message_id}"
+            made: Prepared = (
+                render_consultation(message_id, name, deadline, url, key[1]),
                 None,
                 "consultation",
             )
@@ -116,7 +127,4 @@ class EmailChannel:
                 message.sent_at + policy.give_up_after,
                 message.mode.value,
             )
-        self._rendered[key] = made
-        if len(self._rendered) > _RENDERED:
-            self._rendered.popitem(last=False)
         return made

@@ -28,7 +28,12 @@ from ians.errors import (
     UnknownMessage,
 )
 from ians.store.base import AckResult, Fired
-from ians.store.outbox import queue_chase_steps, queue_consultation_reminders, queue_notices
+from ians.store.outbox import (
+    queue_chase_steps,
+    queue_consultation_reminders,
+    queue_notices,
+    queue_sent,
+)
 from ians.store.rows import (
     CHASE_COLUMNS_C,
     UPDATE_CHASE,
@@ -81,9 +86,7 @@ def add_message(
         insert_deliveries(
             conn, [(c.message_id, c.pocs[0], c.country, message.sent_at) for c in chases]
         )
-        queue_notices(
-            conn, [("message", message.id, c.pocs[0], c.country, message.sent_at) for c in chases]
-        )
+        queue_sent(conn, message.id, message.sent_at)
         out.append(ids)
     return out
 

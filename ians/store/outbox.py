@@ -47,6 +47,21 @@ def queue_notices(conn: sqlite3.Connection, notices: Sequence[NoticeRow]) -> Non
     conn.executemany(_QUEUE, [(k, m, p, c, to_us(at), to_us(at), p) for k, m, p, c, at in notices])
 
 
+def queue_sent(conn: sqlite3.Connection, message_id: str, at: datetime) -> None:
+    """The notices of a message just sent: one per external channel of each PoC it reached
+    (its deliveries, stored in this transaction), in one statement."""
+    if not _channels_on(conn):
+        return
+    us = to_us(at)
+    conn.execute(
+        "INSERT INTO outbox (kind, message_id, poc, country, channel, created_at,"
+        " next_attempt_at) SELECT 'message', d.message_id, d.poc, d.country, pc.channel, ?, ?"
+        " FROM deliveries d JOIN poc_channels pc ON pc.poc = d.poc WHERE d.message_id = ?"
+        " ORDER BY d.country, d.poc",
+        (us, us, message_id),
+    )
+
+
 def queue_chase_steps(conn: sqlite3.Connection, events: Sequence[Event]) -> None:
     """The notices that chase steps send: a reminder to each PoC reminded, the message to
     each PoC reached by escalation."""
