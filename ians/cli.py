@@ -206,10 +206,12 @@ _CHANNEL_FLAGS = (
     ("--smtp-host", str, "SMTP relay for e-mail out; without one, e-mail is off"),
     ("--smtp-port", int, "its port (default 25)"),
     ("--smtp-username", str, "SMTP login (the password: IANS_SMTP_PASSWORD)"),
+    ("--smtp-connections", int, "SMTP sessions a burst of notices shares (default 4)"),
     ("--email-from", str, 'From of notices, e.g. "IAN System <ians@example.org>"'),
     ("--email-reply-to", str, "where replies go (plus-addressed per notice)"),
     ("--inbound-host", str, "listen for replies by SMTP on this address"),
     ("--inbound-port", int, "and this port (default 2525)"),
+    ("--inbound-max-size", int, "refuse replies over this many bytes (default 1 MiB)"),
     ("--delivery-retries", str, "retry schedule after a temporary failure, e.g. 10s,1m,5m"),
     ("--delivery-timeout", str, "timeout of one delivery attempt (default 15s)"),
 )

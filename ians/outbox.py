@@ -24,7 +24,7 @@ from ians.clock import Clock
 from ians.delivery import Dispatcher, Notice, NoticeKind
 from ians.domain.outbox import Attempt, OutboxNotice, retry_at
 from ians.errors import IansError
-from ians.scheduler import TimerWheel
+from ians.scheduler import RETRY_AFTER, TimerWheel
 from ians.store import Store
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class Outbox:
         self._speeds: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._again = False
+        self._closing = False
         timers.handle(OUTBOX, self._due)
         dispatcher.submitted.append(self.wake)
 
@@ -76,15 +77,24 @@ class Outbox:
 
     def wake(self) -> None:
         """Attempt what is due now, in the background (again after a running burst)."""
+        if self._closing:
+            return
         if self._task is not None and not self._task.done():
             self._again = True
             return
         self._task = asyncio.create_task(self._run(), name="ians-outbox")
 
     async def drain(self) -> None:
-        """Wait for the running burst (for tests and shutdown)."""
+        """Wait for the running burst and any it started (for tests)."""
         while self._task is not None and not self._task.done():
             await asyncio.shield(self._task)
+            await asyncio.sleep(0)  # a wake queued as the burst ended starts the next one
+
+    async def close(self) -> None:
+        """Stop after the notices being attempted; the rest resume at the next start."""
+        self._closing = True
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
 
     async def _due(self, args: list[int], now: datetime) -> None:
         self.wake()  # not awaited: a long burst must not hold up the other timers
@@ -93,6 +103,8 @@ class Outbox:
         try:
             while True:
                 self._again = False
+                if self._closing:
+                    return
                 due = await self._store.due_notices(self._clock.now(), BURST)
                 if due:
                     await self._attempt(due)
@@ -101,6 +113,10 @@ class Outbox:
                     break
         except IansError:  # the store is closing or broken: the next start resumes
             log.exception("the outbox stopped; pending notices resume at the next start")
+            return
+        except Exception:  # a defect: try again shortly rather than never
+            log.exception("an outbox burst failed; trying again in %s", RETRY_AFTER)
+            self._timers.arm((OUTBOX, 0), self._clock.now() + RETRY_AFTER)
             return
         finally:
             await asyncio.gather(*(c.idle() for c in self._channels.values()))

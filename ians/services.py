@@ -164,7 +164,7 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
         timers.shutdown()
         await dispatcher.drain()
         if outbox is not None:
-            await outbox.drain()
+            await outbox.close()
         await store.close()
 
 

@@ -61,10 +61,12 @@ class Settings(BaseSettings):
     smtp_starttls: bool | None = None
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
+    smtp_connections: int | None = None
     email_from: str | None = None
     email_reply_to: str | None = None
     inbound_host: str | None = None
     inbound_port: int | None = None
+    inbound_max_size: int | None = None
     delivery_retries: str | None = None  # "10s,1m,5m"
     delivery_timeout: str | None = None
     link_key: SecretStr | None = None  # signs acknowledgement links; generated if absent

@@ -67,12 +67,18 @@ def test_variables_override_the_file_and_flags_override_variables(
     )
     flagged = _resolved(
         tmp_path,
-        ["--smtp-host", "from-flag.example.org", "--no-smtp-starttls", "--inbound-port", "25"],
+        [
+            *("--smtp-host", "from-flag.example.org", "--no-smtp-starttls"),
+            *("--inbound-port", "25", "--inbound-max-size", "4096", "--smtp-connections", "8"),
+        ],
     )
     assert flagged.email is not None and flagged.email.inbound is not None
     assert flagged.email.smtp_host == "from-flag.example.org"
     assert flagged.email.starttls is False
     assert flagged.email.inbound.port == 25
+    assert flagged.email.inbound.max_size == 4096
+    assert flagged.email.inbound.host == "0.0.0.0"  # the file's, under the flag's port
+    assert flagged.email.connections == 8
     assert len(flagged.retries) == 3
 
 

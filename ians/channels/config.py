@@ -134,12 +134,16 @@ def resolve_channels(settings: Settings, file: SettingsFile) -> ChannelsConfig:
         raise InvalidInput.at("email.from", "e-mail needs a From address (IANS_EMAIL_FROM)")
     reply_to = settings.email_reply_to or email.reply_to or parseaddr(sender)[1]
     inbound = email.inbound
-    if settings.inbound_host is not None or settings.inbound_port is not None:
-        inbound = (inbound or InboundSettings()).model_copy(
-            update={
-                k: v
-                for k, v in (("host", settings.inbound_host), ("port", settings.inbound_port))
-                if v is not None
+    given = {
+        "host": settings.inbound_host,
+        "port": settings.inbound_port,
+        "max_size": settings.inbound_max_size,
+    }
+    if any(v is not None for v in given.values()):
+        inbound = InboundSettings.model_validate(
+            {
+                **(inbound or InboundSettings()).model_dump(),
+                **{k: v for k, v in given.items() if v is not None},
             }
         )
     password = settings.smtp_password
@@ -155,7 +159,7 @@ def resolve_channels(settings: Settings, file: SettingsFile) -> ChannelsConfig:
             else settings.smtp_starttls,
             username=settings.smtp_username or email.smtp.username,
             password=password.get_secret_value() if password is not None else None,
-            connections=email.smtp.connections,
+            connections=settings.smtp_connections or email.smtp.connections,
             sender=sender,
             reply_to=reply_to,
             inbound=inbound,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ import aiosmtplib
 from ians.channels.config import EmailConfig
 
 log = logging.getLogger(__name__)
+UNREACHABLE_FOR = 5.0  # real seconds a failed connection stands for the relay being down
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +37,26 @@ class SmtpSender:
         self._idle: list[aiosmtplib.SMTP] = []
         self._slots = asyncio.Semaphore(config.connections)
         self.sessions_opened = 0  # for tests and benchmarks: sessions are reused
+        # why the relay could not be reached in this burst: the rest of it is not attempted
+        # (each would wait for its own timeout) and fails at once the same way, until the
+        # burst ends or UNREACHABLE_FOR has passed (for mail sent outside bursts)
+        self._unreachable: str | None = None
+        self._unreachable_at = 0.0
 
     async def send(self, sender: str, recipients: Sequence[str], data: bytes) -> Answer:
         """Send one e-mail; never raises for what the peer or the network did."""
         async with self._slots:
             for fresh in (False, True):
+                if self._unreachable is not None:
+                    if time.monotonic() - self._unreachable_at < UNREACHABLE_FOR:
+                        return Answer(False, self._unreachable)
+                    self._unreachable = None
                 try:
                     smtp = await self._session(fresh)
                 except (aiosmtplib.SMTPException, OSError) as exc:
-                    return Answer(False, f"cannot connect to {self._where}: {_why(exc)}")
+                    self._unreachable = f"cannot connect to {self._where}: {_why(exc)}"
+                    self._unreachable_at = time.monotonic()
+                    return Answer(False, self._unreachable)
                 try:
                     errors, response = await smtp.sendmail(sender, list(recipients), data)
                 except aiosmtplib.SMTPServerDisconnected as exc:
@@ -68,7 +81,8 @@ class SmtpSender:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def close(self) -> None:
-        """Close the idle sessions (the end of a burst)."""
+        """Close the idle sessions (the end of a burst); the next burst tries the relay again."""
+        self._unreachable = None
         idle, self._idle = self._idle, []
         await asyncio.gather(*(_quit(s) for s in idle))
 
