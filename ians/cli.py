@@ -250,6 +250,7 @@ def _serve(args: argparse.Namespace) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: a line per session
     registry = load_registry(settings.contacts)
     config = AppConfig.from_settings(settings, registry)
     sockets = listen(settings.host, settings.port)  # before the database is opened
