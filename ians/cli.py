@@ -202,31 +202,35 @@ def _when(text: str) -> datetime:
 
 
 _CHANNEL_FLAGS = (
-    ("--public-url", str, "base of the links in e-mails (default http://HOST:PORT)"),
-    ("--smtp-host", str, "SMTP relay for e-mail out; without one, e-mail is off"),
-    ("--smtp-port", int, "its port (default 25)"),
-    ("--smtp-username", str, "SMTP login (the password: IANS_SMTP_PASSWORD)"),
-    ("--smtp-connections", int, "SMTP sessions a burst of notices shares (default 4)"),
-    ("--email-from", str, 'From of notices, e.g. "IAN System <ians@example.org>"'),
-    ("--email-reply-to", str, "where replies go (plus-addressed per notice)"),
-    ("--inbound-host", str, "listen for replies by SMTP on this address"),
-    ("--inbound-port", int, "and this port (default 2525)"),
-    ("--inbound-max-size", int, "refuse replies over this many bytes (default 1 MiB)"),
-    ("--delivery-retries", str, "retry schedule after a temporary failure, e.g. 10s,1m,5m"),
-    ("--delivery-timeout", str, "timeout of one delivery attempt (default 15s)"),
+    ("--public-url", str, "URL", "base of the links in e-mails (default http://HOST:PORT)"),
+    ("--smtp-host", str, "HOST", "SMTP relay for e-mail out; without one, e-mail is off"),
+    ("--smtp-port", int, "PORT", "its port (default 25)"),
+    ("--smtp-username", str, "NAME", "SMTP login (the password: IANS_SMTP_PASSWORD only)"),
+    ("--smtp-connections", int, "N", "SMTP sessions a burst of notices shares (default 4)"),
+    ("--email-from", str, "ADDRESS", 'From of notices, e.g. "IAN System <ians@example.org>"'),
+    ("--email-reply-to", str, "ADDRESS", "where replies go (plus-addressed per notice)"),
+    ("--inbound-host", str, "HOST", "listen for replies by SMTP on this address"),
+    ("--inbound-port", int, "PORT", "and this port (default 2525)"),
+    ("--inbound-max-size", int, "BYTES", "refuse replies over this size (default 1 MiB)"),
+    ("--delivery-retries", str, "DURATIONS", "retries after a temporary failure: 10s,1m,5m"),
+    ("--delivery-timeout", str, "DURATION", "timeout of one delivery attempt (default 15s)"),
 )
 
 
 def _channel_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("e-mail (each also an IANS_* variable and a settings key)")
-    for flag, kind, text in _CHANNEL_FLAGS:
-        group.add_argument(flag, type=kind, help=text)
-    group.add_argument(
-        "--smtp-starttls",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="STARTTLS to the relay",
-    )
+    for flag, kind, metavar, text in _CHANNEL_FLAGS:
+        variable = "IANS_" + flag.removeprefix("--").replace("-", "_").upper()
+        group.add_argument(flag, type=kind, metavar=metavar, help=f"{text} ({variable})")
+    for flag, on in (("--smtp-starttls", True), ("--no-smtp-starttls", False)):
+        group.add_argument(
+            flag,
+            dest="smtp_starttls",
+            action="store_const",
+            const=on,
+            default=None,
+            help=f"{'use' if on else 'no'} STARTTLS to the relay (IANS_SMTP_STARTTLS)",
+        )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -282,6 +282,11 @@ class Exercises:
             and notice.country in live.exercise.simulate
         )
 
+    def simulates(self, message_id: str, country: str) -> bool:
+        """Whether the server plays `country` in the running exercise of the message."""
+        live = self._by_message.get(message_id)
+        return live is not None and country in live.exercise.simulate
+
     def on_delivery(self, notice: Notice) -> None:
         """A message reached a PoC the server plays: arm its acknowledgement."""
         live = self._by_message.get(notice.message_id)

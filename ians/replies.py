@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -78,7 +79,15 @@ class Target:
 
 
 class Replies:
-    def __init__(self, tracker: Tracker, email: EmailChannel) -> None:
+    def __init__(
+        self,
+        tracker: Tracker,
+        email: EmailChannel,
+        simulated: Callable[[str, str], bool] | None = None,
+    ) -> None:
+        """`simulated(message_id, country)`: whether IANS plays that country's PoCs for
+        the message (their replies come from the simulated mailbox: marked simulated)."""
+        self._simulated = simulated
         self._tracker = tracker
         self._store = tracker.store
         self._registry = tracker.registry
@@ -164,7 +173,10 @@ class Replies:
         their_id = str(mail.get("Message-ID", "")).strip() or None
         if target.message is not None and is_ack(first):
             try:
-                result = await self._tracker.acknowledge(target.message.id, poc.id, via=Via.EMAIL)
+                played = self._simulated is not None and self._simulated(target.message.id, country)
+                result = await self._tracker.acknowledge(
+                    target.message.id, poc.id, simulated=played, via=Via.EMAIL
+                )
             except IansError as refused:
                 self._answer(
                     poc, who.address, subject, f"Not recorded: {refused.message}\n", their_id

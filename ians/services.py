@@ -6,7 +6,7 @@ import asyncio
 import gc
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -121,7 +121,7 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
         running = await exercises.recover() + await consultations.recover()
         if outbox is not None:
             await outbox.recover()
-        replies, listener = await _inbound(email, tracker)
+        replies, listener = await _inbound(email, tracker, exercises.simulates)
         signin = SignIn(links, config.registry, config.clock, email)
         if email is not None and listener is not None:
             mailbox = SimulatedMailbox(
@@ -169,12 +169,12 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
 
 
 async def _inbound(
-    email: EmailChannel | None, tracker: Tracker
+    email: EmailChannel | None, tracker: Tracker, simulated: Callable[[str, str], bool]
 ) -> tuple[Replies | None, asyncio.Server | None]:
     """The SMTP listener for replies, when `email.inbound` is set."""
     if email is None or email.config.inbound is None:
         return None, None
-    replies = Replies(tracker, email)
+    replies = Replies(tracker, email, simulated)
     settings = email.config.inbound
     try:
         listener = await listen(ReplyHandler(replies, email.config), settings)

@@ -73,6 +73,8 @@ async def test_a_scaled_drill_runs_the_whole_loop_with_simulated_pocs_replying(
     report = await api.json("GET", f"/api/exercises/{created['id']}/report?format=json")
     rows = {r["country"]: r for r in report["recipients"]}
     assert rows["HUN"]["acknowledged_via"] == "email"  # simulated, by reply to its e-mail
+    assert (rows["HUN"]["simulated"], rows["AUT"]["simulated"]) == (True, True)
+    assert rows["ROU"]["simulated"] is False  # a person pressed the button
     assert rows["AUT"]["acknowledged_via"] == "api"  # simulated, no address: the API path
     assert rows["ROU"]["acknowledged_via"] == "link"
     assert all(r["delivered_at"] is not None for r in rows.values())

@@ -95,7 +95,8 @@ async def test_an_outcome_applies_once_and_only_to_the_attempt_it_is_for(db_path
     conn.execute("COMMIT")
     assert outbox(conn)[0][3:] == (2, NoticeState.DELIVERED)
     kinds = conn.execute(
-        "SELECT kind FROM events WHERE kind IN ('delivered', 'delivery_failed') ORDER BY id"
+        "SELECT kind FROM events WHERE kind IN ('delivered', 'delivery_failed')"
+        " AND json_extract(detail, '$.channel') = 'email' ORDER BY id"
     ).fetchall()
     assert kinds == [("delivery_failed",), ("delivered",)]
 
