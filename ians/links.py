@@ -62,6 +62,18 @@ class Links:
         claims = Claims(Purpose.ACK, message_id, poc, give_up_at + ACK_VALID_AFTER_GIVE_UP)
         return f"{self.public_url}/ack/{self._signer.sign(claims)}"
 
+    def notice_tag(self, notice_id: int) -> str:
+        """The plus tag naming a notice in its Reply-To and bounce address: `n12-<mac>`, so a
+        reply names a notice only with a tag IANS gave out (ids alone are guessable)."""
+        return f"n{notice_id}-{self._signer.short_tag(str(notice_id))}"
+
+    def notice_of_tag(self, tag: str) -> int | None:
+        """The notice a plus tag names, None for a tag IANS did not make."""
+        number, _, mac = tag.removeprefix("n").partition("-")
+        if not tag.startswith("n") or not number.isdigit() or len(number) > 18:
+            return None
+        return int(number) if self._signer.tag_ok(number, mac) else None
+
     def signin_url(self, poc: str, now: datetime) -> str:
         claims = Claims(Purpose.SIGNIN, "", poc, now + SIGNIN_VALID, secrets.token_urlsafe(9))
         return f"{self.public_url}/signin/{self._signer.sign(claims)}"

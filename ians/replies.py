@@ -126,7 +126,7 @@ class Replies:
             return "550 5.6.0 the message could not be read"
 
     async def _receive(self, mail: EmailMessage, mail_from: str, rcpt_tos: list[str]) -> str:
-        refs = notice_refs(mail, rcpt_tos, self._domain)
+        refs = notice_refs(mail, rcpt_tos, self._domain, self._email.notice_of_tag)
         report = status_report(mail)
         if report is not None:
             notice = await self._notice(refs.notices, report.original_message_id)

@@ -321,5 +321,16 @@ async def test_an_unmatched_auto_reply_or_bounce_is_accepted_and_dropped(
     stray.replace_header("Subject", "Out of office")
     stray["Auto-Submitted"] = "auto-replied"
     assert "ignored" in await deliver_in(port(api), stray, "ack@secretariat.test")
-    bad = bounce(notice, "5.1.1").replace(b"<n1.", b"<n777.").replace(b"ack+n1@", b"ack@")
+    tag = str(notice["Reply-To"]).partition("@")[0].encode()
+    bad = bounce(notice, "5.1.1").replace(b"<n1.", b"<n777.").replace(tag, b"ack")
     assert "ignored" in await deliver_in(port(api), bad, "ack@secretariat.test", mail_from="")
+
+
+async def test_a_guessed_plus_tag_names_no_notice(api: Api, sink: SmtpSink) -> None:
+    message_id, notice = await notice_to_hun(api, sink)
+    mail = reply_to(notice, "ACK", threaded=False)
+    mail.replace_header("Subject", "Re: hello")
+    for forged in ("ack+n1@secretariat.test", "ack+n1-AAAAAAAAAA@secretariat.test"):
+        code, text = await refused(port(api), mail, forged)
+        assert code == 550 and "names no IANS notice" in text
+    assert (await state(api, message_id))["status"] == "pending"

@@ -64,7 +64,7 @@ async def test_a_notice_arrives_with_its_subject_headers_content_and_link(
     assert email["X-IANS-Message"] == sent["id"]
     assert email["X-IANS-Mode"] == "exercise"
     assert re.fullmatch(rf"<n\d+\.{sent['id']}@secretariat\.test>", email["Message-ID"])
-    assert re.fullmatch(r"ack\+n\d+@secretariat\.test", email["Reply-To"])
+    assert re.fullmatch(r"ack\+n\d+-[A-Za-z0-9_-]{10}@secretariat\.test", email["Reply-To"])
     assert mail.mail_from == email["Reply-To"]  # bounces name the notice too
     text = text_part(email)
     assert text.startswith("EXERCISE — EXERCISE — EXERCISE")

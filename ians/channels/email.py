@@ -55,11 +55,14 @@ class EmailChannel:
         # the same task: the first to ask renders it)
         self._rendered: OrderedDict[tuple[str, bool], asyncio.Task[Prepared]] = OrderedDict()
         address = config.reply_address
-        self._plus = f"{address.username}+n{{}}@{address.domain}"
+        self._plus = f"{address.username}+{{}}@{address.domain}"
 
     def reply_address(self, notice_id: int) -> str:
-        """The Reply-To of a notice: the reply address plus-addressed with the notice."""
-        return self._plus.format(notice_id)
+        """The Reply-To of a notice: the reply address plus-addressed with its signed tag."""
+        return self._plus.format(self._links.notice_tag(notice_id))
+
+    def notice_of_tag(self, tag: str) -> int | None:
+        return self._links.notice_of_tag(tag)
 
     def message_id(self, notice_id: int, message_id: str) -> str:
         return notice_message_id(notice_id, message_id, self.config.domain)

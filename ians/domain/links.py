@@ -97,6 +97,18 @@ class LinkSigner:
             return None
         return claims
 
+    def short_tag(self, text: str) -> str:
+        """A short MAC of `text` with the current key (a plus address's tag: 10 characters,
+        60 bits, enough against guessing, short enough for a local part)."""
+        return self._mac(self._keys[self._current], f"tag:{text}")[:10]
+
+    def tag_ok(self, text: str, tag: str) -> bool:
+        """Whether `tag` is `short_tag(text)` under any of the keys (constant time)."""
+        return any(
+            hmac.compare_digest(self._mac(key, f"tag:{text}")[:10], tag)
+            for key in self._keys.values()
+        )
+
     @staticmethod
     def _mac(key: bytes, signed: str) -> str:
         return _b64(hmac.new(key, signed.encode(), hashlib.sha256).digest())

@@ -2,7 +2,8 @@
 an automatic answer or a delivery status notification. Pure: a parsed message in, facts out.
 
 - **The notice** is named by `In-Reply-To`/`References` (the notice's own `Message-ID`),
-  by the plus tag of the address it was sent to (`ack+n12@…`, also the bounce address),
+  by the signed plus tag of the address it was sent to (`ack+n12-<mac>@…`, also the
+  bounce address; the caller checks the tag),
   or by the message id in brackets in the subject (`[ew-…]`).
 - **An acknowledgement** is a reply whose first line of new text (above the quoted
   message and its "On … wrote:" line) starts with one of ACK_WORDS, in any case.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
@@ -27,7 +28,6 @@ ACK_WORDS = ("ack", "ok", "received", "reçu", "получено")
 _ACK = re.compile(r"^\W*(" + "|".join(ACK_WORDS) + r")(\W|$)", re.IGNORECASE)
 _MESSAGE_ID_IN = re.compile(r"<[^<>\s]+>")
 _SUBJECT_ID = re.compile(r"\[((?:ew|ir|ar|as|te)-[0-9a-z]{1,32}|cn-[0-9a-f]{1,32})\]")
-_PLUS_TAG = re.compile(r"^n(\d{1,18})$")
 _ATTRIBUTION = re.compile(
     r"^(on\b.*\bwrote:?$"  # On Fri, 27 Nov 2026, IAN System wrote:
     r"|le\b.*\ba écrit\s*:?$"
@@ -70,9 +70,15 @@ class Sender:
     problems: list[str] = field(default_factory=list)
 
 
-def notice_refs(message: Message, rcpt_tos: Sequence[str], domain: str) -> NoticeRefs:
+def notice_refs(
+    message: Message,
+    rcpt_tos: Sequence[str],
+    domain: str,
+    tag: Callable[[str], int | None] = lambda _: None,
+) -> NoticeRefs:
     """What names the notice, in order: `In-Reply-To`, `References` (newest first), the plus
-    tags of the envelope recipients, the subject's `[<message id>]`."""
+    tags of the envelope recipients that `tag` reads as a notice id, the subject's
+    `[<message id>]`."""
     found: list[tuple[int, str | None]] = []
     headers = [str(message.get("In-Reply-To", ""))]
     references = _MESSAGE_ID_IN.findall(str(message.get("References", "")))
@@ -82,10 +88,10 @@ def notice_refs(message: Message, rcpt_tos: Sequence[str], domain: str) -> Notic
             found.append(parsed)
     for address in rcpt_tos:
         local = address.rpartition("@")[0]
-        _, plus, tag = local.partition("+")
-        matched = _PLUS_TAG.match(tag) if plus else None
-        if matched and all(n != int(matched[1]) for n, _ in found):
-            found.append((int(matched[1]), None))
+        _, plus, text = local.partition("+")
+        number = tag(text) if plus and text else None
+        if number is not None and all(n != number for n, _ in found):
+            found.append((number, None))
     subject_ids = tuple(dict.fromkeys(_SUBJECT_ID.findall(str(message.get("Subject", "")))))
     return NoticeRefs(tuple(found), subject_ids)
 

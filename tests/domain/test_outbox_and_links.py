@@ -134,3 +134,13 @@ def test_a_planned_escalation_after_an_early_one_reaches_the_next_and_then_no_on
     chase, events = fire(chase, POLICY, T0 + timedelta(minutes=60))
     assert [e for e in events if e.kind is EventKind.ESCALATED] == []
     assert chase.reached == 3
+
+
+def test_a_short_tag_is_checked_with_every_key() -> None:
+    tag = SIGNER.short_tag("12")
+    assert len(tag) == 10
+    assert SIGNER.tag_ok("12", tag)
+    assert not SIGNER.tag_ok("13", tag)
+    assert not SIGNER.tag_ok("12", tag[:-1] + ("A" if tag[-1] != "A" else "B"))
+    assert LinkSigner([b"key-two", b"key-one"]).tag_ok("12", tag)
+    assert not LinkSigner([b"key-two"]).tag_ok("12", tag)

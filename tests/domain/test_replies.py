@@ -105,17 +105,24 @@ def test_the_notice_comes_from_in_reply_to_references_plus_tags_and_the_subject(
         "References: <x@else.example> <n3.ew-bb@secretariat.test> <n4.ew-cc@secretariat.test>\n"
         "Subject: Re: [EXERCISE] Early warning from Serbia [ew-dd] [ew-dd]\n\nACK\n"
     )
-    refs = notice_refs(mail, ["ack+n9@secretariat.test", "ack+n5@secretariat.test"], DOMAIN)
+    tags = {"n9-good": 9, "n5-good": 5}
+    refs = notice_refs(
+        mail,
+        ["ack+n9-good@secretariat.test", "ack+n5-good@secretariat.test", "ack+n8-bad@x.test"],
+        DOMAIN,
+        tags.get,
+    )
     assert refs.notices == ((5, "ew-aa"), (4, "ew-cc"), (3, "ew-bb"), (9, None))
     assert refs.message_ids == ("ew-dd",)
 
 
 @pytest.mark.parametrize(
     "rcpt",
-    ["ack@secretariat.test", "ack+@secretariat.test", "ack+x9@secretariat.test", "ack+n@s.test"],
+    ["ack@secretariat.test", "ack+@secretariat.test", "ack+n9-forged@secretariat.test"],
 )
 def test_a_plus_tag_that_is_no_notice_names_nothing(rcpt: str) -> None:
-    assert notice_refs(parse("From: a@b.example\n\nACK\n"), [rcpt], DOMAIN).notices == ()
+    mail = parse("From: a@b.example\n\nACK\n")
+    assert notice_refs(mail, [rcpt], DOMAIN, {"n9-good": 9}.get).notices == ()
 
 
 @pytest.mark.parametrize(
