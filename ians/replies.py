@@ -199,7 +199,11 @@ class Replies:
             poc,
             {"subject": subject, "first_line": (first or "")[:200]},
         )
-        self._answer(poc, who.address, subject, HELP, their_id)
+        help_ = HELP
+        if target.message is None:  # a consultation's notice: answered elsewhere
+            url = f"{self._email.config.public_url}/api/consultations/{target.subject_id}"
+            help_ = f"IANS does not take answers to a consultation by e-mail: answer at {url}\n"
+        self._answer(poc, who.address, subject, help_, their_id)
         return "250 2.0.0 recorded: reply_unparsed"
 
     async def _notice(

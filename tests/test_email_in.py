@@ -334,3 +334,31 @@ async def test_a_guessed_plus_tag_names_no_notice(api: Api, sink: SmtpSink) -> N
         code, text = await refused(port(api), mail, forged)
         assert code == 550 and "names no IANS notice" in text
     assert (await state(api, message_id))["status"] == "pending"
+
+
+CONSULTATION = """\
+kind: consultation
+name: Contact details check
+audience: {roles: [notification], countries: [HUN]}
+deadline: 14d
+questions:
+  - {id: q1, text: Are your details up to date?, type: yes_no, required: true}
+"""
+
+
+async def test_a_reply_to_a_consultation_invitation_is_answered_with_help(
+    api: Api, sink: SmtpSink
+) -> None:
+    created = await api.json("POST", "/api/exercises", json={"scenario": CONSULTATION}, status=201)
+    await settle(api)
+    invitation = next(
+        m.message for m in await sink.wait_for(2) if m.rcpt_tos == ["ian@hun.example"]
+    )
+    said = await deliver_in(port(api), reply_to(invitation, "ACK"), str(invitation["Reply-To"]))
+    assert "reply_unparsed" in said  # a consultation is answered, not acknowledged
+    [unparsed] = await events(api, created["id"], "reply_unparsed")
+    assert unparsed["poc"] == "hun-1"
+    mails = await answered(api, sink, 3)
+    [answer] = [m for m in mails if m["Auto-Submitted"] == "auto-replied"]
+    assert answer["To"] == "ian@hun.example"
+    assert f"answer at http://ians.test/api/consultations/{created['id']}" in text_part(answer)
