@@ -171,6 +171,9 @@ async def test_smtp_down_at_send_is_retried_on_the_clock_and_delivered_once_it_i
     [mail] = await sink.wait_for(1)
     [delivered] = [e for e in await events(api, sent["id"], "delivered") if e["channel"] == "email"]
     assert delivered["attempt"] == 3
+    [notice] = await services(api).tracker.store.notices(sent["id"])
+    # the id the failed attempts carried too: it is the notice's, fixed when it was stored
+    assert mail.message["Message-ID"] == f"<n{notice.id}.{sent['id']}@secretariat.test>"
     clock.advance(timedelta(minutes=5))  # past every retry the schedule had left
     await settle(api)
     same = [m for m in sink.received if m.message["Message-ID"] == mail.message["Message-ID"]]
