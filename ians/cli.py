@@ -62,8 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8080; IANS_PORT)")
     _common(serve)
     serve.add_argument(
-        "--settings", type=Path, help="settings file (YAML): policies (IANS_SETTINGS_FILE)"
+        "--settings",
+        type=Path,
+        help="settings file (YAML): policies, e-mail (IANS_SETTINGS_FILE)",
     )
+    _channel_flags(serve)
     serve.add_argument(
         "--access-log",
         action="store_true",
@@ -111,7 +114,8 @@ def _parser() -> argparse.ArgumentParser:
         "--host", help="serve the API meanwhile on this address (real clock; default 127.0.0.1)"
     )
     drill.add_argument("--port", type=int, help="and this port (default 8080)")
-    drill.add_argument("--settings", type=Path, help="settings file (YAML): policies")
+    drill.add_argument("--settings", type=Path, help="settings file (YAML): policies, e-mail")
+    _channel_flags(drill)
     _common(drill)
     drill.set_defaults(run=_drill)
 
@@ -197,6 +201,38 @@ def _when(text: str) -> datetime:
     return at
 
 
+_CHANNEL_FLAGS = (
+    ("--public-url", str, "URL", "base of the links in e-mails (default http://HOST:PORT)"),
+    ("--smtp-host", str, "HOST", "SMTP relay for e-mail out; without one, e-mail is off"),
+    ("--smtp-port", int, "PORT", "its port (default 25)"),
+    ("--smtp-username", str, "NAME", "SMTP login (the password: IANS_SMTP_PASSWORD only)"),
+    ("--smtp-connections", int, "N", "SMTP sessions a burst of notices shares (default 4)"),
+    ("--email-from", str, "ADDRESS", 'From of notices, e.g. "IAN System <ians@example.org>"'),
+    ("--email-reply-to", str, "ADDRESS", "where replies go (plus-addressed per notice)"),
+    ("--inbound-host", str, "HOST", "listen for replies by SMTP on this address"),
+    ("--inbound-port", int, "PORT", "and this port (default 2525)"),
+    ("--inbound-max-size", int, "BYTES", "refuse replies over this size (default 1 MiB)"),
+    ("--delivery-retries", str, "DURATIONS", "retries after a temporary failure: 10s,1m,5m"),
+    ("--delivery-timeout", str, "DURATION", "timeout of one delivery attempt (default 15s)"),
+)
+
+
+def _channel_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("e-mail (each also an IANS_* variable and a settings key)")
+    for flag, kind, metavar, text in _CHANNEL_FLAGS:
+        variable = "IANS_" + flag.removeprefix("--").replace("-", "_").upper()
+        group.add_argument(flag, type=kind, metavar=metavar, help=f"{text} ({variable})")
+    for flag, on in (("--smtp-starttls", True), ("--no-smtp-starttls", False)):
+        group.add_argument(
+            flag,
+            dest="smtp_starttls",
+            action="store_const",
+            const=on,
+            default=None,
+            help=f"{'use' if on else 'no'} STARTTLS to the relay (IANS_SMTP_STARTTLS)",
+        )
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", help="SQLite database file (default ians.db)")
     parser.add_argument(
@@ -218,6 +254,7 @@ def _serve(args: argparse.Namespace) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: a line per session
     registry = load_registry(settings.contacts)
     config = AppConfig.from_settings(settings, registry)
     sockets = listen(settings.host, settings.port)  # before the database is opened
@@ -262,6 +299,11 @@ def _settings(args: argparse.Namespace, **flags: object) -> Settings:
         "contacts": getattr(args, "contacts", None),
         "db": getattr(args, "db", None),
         "settings_file": getattr(args, "settings", None),
+        "smtp_starttls": getattr(args, "smtp_starttls", None),
+        **{
+            name: getattr(args, name, None)
+            for name in (f[0].removeprefix("--").replace("-", "_") for f in _CHANNEL_FLAGS)
+        },
         **flags,
     }
     try:

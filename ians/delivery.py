@@ -3,17 +3,18 @@
 The inbox is built into the store: a delivery is a stored row that the PoC reads
 through the API, written with its `delivered` event in the transaction of the step
 that made it (send, escalation, invitation), so a crash keeps both or neither. The
-channels here run after that commit, beside the inbox (the PoCs the server plays;
-email and webhooks to follow): a channel is small, it says whether it reaches a PoC
-and delivers one notice. Each delivery a channel makes is recorded as a `delivered`
-event; a failure as `delivery_failed`.
+channels here run after that commit, beside the inbox (the PoCs the server plays): a
+channel is small, it says whether it reaches a PoC and delivers one notice. Each
+delivery a channel makes is recorded as a `delivered` event; a failure as
+`delivery_failed`. External channels (e-mail) do not run here: their notices are stored
+with the step too and attempted by the outbox (ians/outbox.py), which `submitted` wakes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -66,6 +67,8 @@ class Dispatcher:
         self._clock = clock
         self._channels = list(channels)
         self._tasks: set[asyncio.Task[None]] = set()
+        # told after each step's notices are stored: the outbox attempts its own at once
+        self.submitted: list[Callable[[], None]] = []
 
     def add_channel(self, channel: Channel) -> None:
         self._channels.append(channel)
@@ -74,6 +77,8 @@ class Dispatcher:
         """Deliver these notices after the caller's commit; returns at once."""
         if not notices:
             return
+        for listener in self.submitted:
+            listener()
         task = asyncio.create_task(self._deliver_all(list(notices)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

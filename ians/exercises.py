@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +50,7 @@ from ians.scenarios.model import (
     Scenario,
 )
 from ians.scenarios.virtual import VirtualExercise, simulated_response
+from ians.store import AckResult
 from ians.tracking import Tracker
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,8 @@ class Exercises:
         tracker.settled.append(self._chases_settled)
         tracker.sent.append(self._on_sent)
         tracker.exercise_replies = self._reply_policy
+        # set when e-mail and the reply listener are on: a simulated PoC replies by e-mail
+        self.reply_by_email: Callable[[str, str], Awaitable[bool]] | None = None
 
     # --- starting and stopping -----------------------------------------------------------
 
@@ -278,6 +282,11 @@ class Exercises:
             and notice.country in live.exercise.simulate
         )
 
+    def simulates(self, message_id: str, country: str) -> bool:
+        """Whether the server plays `country` in the running exercise of the message."""
+        live = self._by_message.get(message_id)
+        return live is not None and country in live.exercise.simulate
+
     def on_delivery(self, notice: Notice) -> None:
         """A message reached a PoC the server plays: arm its acknowledgement."""
         live = self._by_message.get(notice.message_id)
@@ -289,12 +298,26 @@ class Exercises:
             live = self._by_message.get(message_id)
             if live is None or not await self._chased(message_id, poc_id):
                 continue  # a simulated PoC answers only while its country is chased
-            result = await self.tracker.acknowledge(message_id, poc_id, simulated=True)
+            result = await self._simulated_ack(message_id, poc_id)
             if result.repeated:
                 continue
             await self._maybe_respond(
                 live, message_id, poc_id, result.chase, result.acknowledged_at
             )
+
+    async def _simulated_ack(self, message_id: str, poc_id: str) -> AckResult:
+        """A simulated PoC acknowledges: by replying to its notice e-mail when e-mail is on
+        and the notice reached it, else through the same path as the API."""
+        if self.reply_by_email is not None and await self.reply_by_email(message_id, poc_id):
+            for delivery in await self.store.deliveries(message_id):
+                if delivery.poc == poc_id and delivery.acknowledged_at is not None:
+                    chase = next(
+                        c
+                        for c in await self.store.chases(message_id)
+                        if c.country == delivery.country
+                    )
+                    return AckResult(delivery.acknowledged_at, False, chase)
+        return await self.tracker.acknowledge(message_id, poc_id, simulated=True)
 
     async def _responses_due(self, keys: list[tuple[str, str, str]], now: datetime) -> None:
         for message_id, country, poc_id in keys:

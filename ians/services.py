@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from ians.channels.compose import Attachments
+from ians.channels.config import ChannelsConfig, resolve_channels
+from ians.channels.email import EmailChannel
+from ians.channels.inbound import ReplyHandler, listen, port_of
+from ians.channels.simulated import SimulatedMailbox
 from ians.clock import Clock, SystemClock
 from ians.consultations import Consultations
 from ians.delivery import Channel, Dispatcher
 from ians.domain.contacts import Registry
 from ians.domain.policy import PolicyTable
+from ians.errors import IansError
 from ians.exercises import Exercises, SimulatedPocChannel
+from ians.links import Links
+from ians.outbox import Outbox
+from ians.replies import Replies
 from ians.scheduler import TimerWheel
-from ians.settings import Settings, load_policy_table
+from ians.settings import Settings, load_settings_file
+from ians.signin import SignIn
 from ians.store.sqlite import SqliteStore
 from ians.tokens import Tokens
 from ians.tracking import Tracker
@@ -39,18 +51,27 @@ class AppConfig:
     run_timers: bool = True
     synchronous: str = "FULL"
     body_timeout: float = 15.0
+    delivery: ChannelsConfig = field(
+        default_factory=lambda: ChannelsConfig("http://127.0.0.1:8080", (), timedelta(seconds=15))
+    )
+    link_key: str | None = None  # signs acknowledgement links; stored in the database if None
+    attachments: Attachments | None = None  # added to notice e-mails (CAP, once it exists)
 
     @classmethod
     def from_settings(cls, settings: Settings, registry: Registry) -> AppConfig:
         """The configuration that `settings` (variables, flags, settings file) describe."""
         token = settings.admin_token
+        file = load_settings_file(settings.settings_file)
+        link_key = settings.link_key
         return cls(
             registry=registry,
             db=str(settings.db),
             admin_token=token.get_secret_value() if token is not None else None,
-            policies=load_policy_table(settings.settings_file),
+            policies=PolicyTable(overrides=file.policies),
             synchronous=settings.synchronous,
             body_timeout=settings.body_timeout,
+            delivery=resolve_channels(settings, file),
+            link_key=link_key.get_secret_value() if link_key is not None else None,
         )
 
 
@@ -60,6 +81,12 @@ class Services:
     exercises: Exercises
     consultations: Consultations
     tokens: Tokens
+    links: Links
+    outbox: Outbox | None = None  # None when no external channel is on
+    email: EmailChannel | None = None
+    replies: Replies | None = None  # None when the inbound listener is off
+    inbound_port: int | None = None
+    signin: SignIn | None = None
 
 
 @asynccontextmanager
@@ -69,6 +96,11 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
     On exit: timers stop, pending deliveries finish, the store closes.
     """
     store = await SqliteStore.open(config.db, synchronous=config.synchronous)
+    listener: asyncio.Server | None = None
+    replies: Replies | None = None
+    outbox: Outbox | None = None
+    mailbox: SimulatedMailbox | None = None
+    signin: SignIn | None = None
     timers = TimerWheel(config.clock)
     dispatcher = Dispatcher(store, config.registry, config.clock, config.channels)
     try:
@@ -81,8 +113,21 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
         consultations = Consultations(store, dispatcher, timers, config.registry, config.clock)
         exercises = Exercises(tracker, config.policies, consultations)
         dispatcher.add_channel(SimulatedPocChannel(exercises))
+        links = await Links.load(config.link_key, config.delivery.public_url, tracker)
+        email, outbox = await _external_channels(
+            config, store, timers, dispatcher, links, consultations
+        )
         armed = await tracker.recover()
         running = await exercises.recover() + await consultations.recover()
+        if outbox is not None:
+            await outbox.recover()
+        replies, listener = await _inbound(email, tracker, exercises.simulates)
+        signin = SignIn(links, config.registry, config.clock, email)
+        if email is not None and listener is not None:
+            mailbox = SimulatedMailbox(
+                store, config.registry, config.clock, email, port_of(listener)
+            )
+            exercises.reply_by_email = mailbox.reply
         # the registry's models and the armed timers live as long as the server: keep the
         # collector from walking them again and again (full collections took seconds)
         gc.collect()
@@ -94,8 +139,82 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
             armed,
             running,
         )
-        yield Services(tracker, exercises, consultations, tokens)
+        yield Services(
+            tracker,
+            exercises,
+            consultations,
+            tokens,
+            links,
+            outbox,
+            email,
+            replies,
+            port_of(listener) if listener is not None else None,
+            signin,
+        )
     finally:
+        if mailbox is not None:
+            await mailbox.sender.close()
+        if signin is not None:
+            await signin.drain()
+        if listener is not None:
+            listener.close()
+            await listener.wait_closed()
+        if replies is not None:
+            await replies.drain()
         timers.shutdown()
         await dispatcher.drain()
+        if outbox is not None:
+            await outbox.close()
         await store.close()
+
+
+async def _inbound(
+    email: EmailChannel | None, tracker: Tracker, simulated: Callable[[str, str], bool]
+) -> tuple[Replies | None, asyncio.Server | None]:
+    """The SMTP listener for replies, when `email.inbound` is set."""
+    if email is None or email.config.inbound is None:
+        return None, None
+    replies = Replies(tracker, email, simulated)
+    settings = email.config.inbound
+    try:
+        listener = await listen(ReplyHandler(replies, email.config), settings)
+    except OSError as exc:
+        raise IansError(
+            f"cannot listen for replies on {settings.host}:{settings.port}: {exc.strerror}"
+        ) from None
+    log.info("listening for replies on %s:%d (SMTP)", settings.host, port_of(listener))
+    return replies, listener
+
+
+async def _external_channels(
+    config: AppConfig,
+    store: SqliteStore,
+    timers: TimerWheel,
+    dispatcher: Dispatcher,
+    links: Links,
+    consultations: Consultations,
+) -> tuple[EmailChannel | None, Outbox | None]:
+    """The e-mail channel and the outbox, when SMTP settings are given; says so once."""
+    settings = config.delivery.email
+    if settings is None:
+        await store.set_channels([])
+        log.info("e-mail is off: no SMTP settings (email.smtp.host, IANS_SMTP_HOST)")
+        return None, None
+
+    async def consultation(consultation_id: str) -> tuple[str, datetime]:
+        opened = await consultations.get(consultation_id)
+        return opened.record.name, opened.deadline
+
+    email = EmailChannel(
+        settings, store, config.registry, config.clock, links, consultation, config.attachments
+    )
+    await store.set_channels([(p.id, email.name) for p in config.registry.pocs.values() if p.email])
+    log.info(
+        "e-mail is on: via %s:%d as %s, replies to %s",
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.sender,
+        settings.reply_to,
+    )
+    outbox = Outbox(store, config.clock, timers, dispatcher, [email], config.delivery.retries)
+    return email, outbox

@@ -1,13 +1,26 @@
 """Server settings: environment variables (`IANS_*`), command-line flags, a settings file.
 
-The optional settings file (YAML, `IANS_SETTINGS_FILE` or `--settings`) holds what
-is too rich for a variable; for now the acknowledgement policies:
+The optional settings file (YAML, `IANS_SETTINGS_FILE` or `--settings`) holds the
+acknowledgement policies and the delivery channels:
 
     policies:
       default: {ack_within: 30m}
       test: {give_up_after: 2h}                  # every message in test mode
       assistance_request: {respond_within: 1h}   # one type, any mode
       exercise/early_warning: {reminders: [5m, 10m]}
+    public_url: https://ians.example.org
+    email:
+      smtp: {host: 127.0.0.1, port: 25, starttls: false, username: null}
+      from: "IAN System <ians@secretariat.example>"
+      reply_to: ack@secretariat.example
+      inbound: {host: 127.0.0.1, port: 2525}
+    delivery: {retries: [10s, 1m, 5m, 30m, 2h], timeout: 15s}
+
+Each key of `email`, `delivery` and `public_url` is also a variable and a flag
+(`smtp.host`: `IANS_SMTP_HOST`, `--smtp-host`; `email.from`: `IANS_EMAIL_FROM`,
+`--email-from`; `delivery.retries`: `IANS_DELIVERY_RETRIES=10s,1m`, ...): a flag wins
+over a variable, a variable over the file. The SMTP password is only a variable,
+`IANS_SMTP_PASSWORD`.
 """
 
 from __future__ import annotations
@@ -18,6 +31,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ians.channels.config import DeliverySettings, EmailSettings
 from ians.domain.messages import MessageType, Mode
 from ians.domain.policy import PolicyOverride, PolicyTable
 from ians.errors import FileError, Problem
@@ -40,6 +54,22 @@ class Settings(BaseSettings):
     keepalive_timeout: float = Field(default=15.0, gt=0, le=3600)
     # seconds a request body may take after its headers (408 and the connection closed)
     body_timeout: float = Field(default=15.0, gt=0, le=3600)
+    # the delivery channels: each overrides the settings file's key of the same name
+    public_url: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_starttls: bool | None = None
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_connections: int | None = None
+    email_from: str | None = None
+    email_reply_to: str | None = None
+    inbound_host: str | None = None
+    inbound_port: int | None = None
+    inbound_max_size: int | None = None
+    delivery_retries: str | None = None  # "10s,1m,5m"
+    delivery_timeout: str | None = None
+    link_key: SecretStr | None = None  # signs acknowledgement links; generated if absent
 
     @field_validator("admin_token")
     @classmethod
@@ -57,6 +87,9 @@ class SettingsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     policies: dict[str, PolicyOverride] = Field(default_factory=dict)
+    public_url: str | None = None
+    email: EmailSettings | None = None
+    delivery: DeliverySettings = Field(default_factory=lambda: DeliverySettings())
 
 
 _POLICY_KEYS = (
@@ -67,10 +100,10 @@ _POLICY_KEYS = (
 )
 
 
-def load_policy_table(path: Path | None) -> PolicyTable:
-    """The policies of a settings file (defaults without one). Raises FileError."""
+def load_settings_file(path: Path | None) -> SettingsFile:
+    """The settings file (defaults without one). Raises FileError naming line and field."""
     if path is None:
-        return PolicyTable()
+        return SettingsFile()
     data = load_yaml_file(path)
     parsed = validate(SettingsFile, data if data is not None else {}, str(path))
     problems = [
@@ -85,4 +118,9 @@ def load_policy_table(path: Path | None) -> PolicyTable:
     ]
     if problems:
         raise FileError(problems)
-    return PolicyTable(overrides=parsed.policies)
+    return parsed
+
+
+def load_policy_table(path: Path | None) -> PolicyTable:
+    """The policies of a settings file (defaults without one). Raises FileError."""
+    return PolicyTable(overrides=load_settings_file(path).policies)

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from ians.clock import Clock
 from ians.delivery import Dispatcher, Notice, NoticeKind
-from ians.domain.chase import Chase, ChaseStatus, Event, EventKind, start_chase
+from ians.domain.chase import Chase, ChaseStatus, Event, EventKind, Via, start_chase
 from ians.domain.contacts import PointOfContact, Registry
 from ians.domain.messages import (
     AnyDraft,
@@ -165,14 +165,22 @@ class Tracker:
         return referred
 
     async def acknowledge(
-        self, message_id: str, poc: str, note: str | None = None, simulated: bool = False
+        self,
+        message_id: str,
+        poc: str,
+        note: str | None = None,
+        simulated: bool = False,
+        via: Via = Via.API,
     ) -> AckResult:
         """Record the PoC's acknowledgement, durably, and stop its country's chase.
 
-        `simulated`: a PoC that IANS plays acknowledges (not the PoC's people).
+        `simulated`: a PoC that IANS plays acknowledges (not the PoC's people); `via`: how
+        the acknowledgement came (the API, a link, an e-mail).
         Raises UnknownMessage, or NotDelivered if the message never reached the PoC.
         """
-        result = await self.store.acknowledge(message_id, poc, self.clock.now(), note, simulated)
+        result = await self.store.acknowledge(
+            message_id, poc, self.clock.now(), note, simulated, via
+        )
         if result.chase.status is not ChaseStatus.PENDING and result.chase.id is not None:
             self.timers.disarm((CHASE, result.chase.id))
         if not result.repeated:

@@ -323,6 +323,7 @@ def test_report_from_hand_made_facts() -> None:
         "response_seconds": None,
         "acknowledged_via": "api",  # events made by hand: no via, stored before it was kept
         "simulated": False,  # facts made by hand: no PoC played by IANS
+        "delivered_at": None,  # these facts record no delivery
     }
     never = rows[2]
     assert (never["acknowledged_at"], never["acknowledged_by"]) == (None, None)
@@ -458,6 +459,7 @@ def test_csv_is_the_recipients_table() -> None:
         "response_seconds",
         "acknowledged_via",
         "simulated",
+        "delivered_at",
     ]
     assert table[0] == header
     assert len(table) == 1 + 7

@@ -35,6 +35,9 @@ class EventKind(StrEnum):
     ESCALATED = "escalated"
     ACKNOWLEDGED = "acknowledged"
     GAVE_UP = "gave_up"
+    LINK_OPENED = "link_opened"  # an acknowledgement link was opened (GET): not an ack
+    AUTO_REPLY = "auto_reply"  # an automatic answer came back: reachable, not acknowledged
+    REPLY_UNPARSED = "reply_unparsed"  # a reply that IANS could not read as an ack
 
 
 class Event(NamedTuple):
@@ -129,6 +132,8 @@ def fire(chase: Chase, policy: AckPolicy, now: datetime) -> tuple[Chase, list[Ev
                 for poc in chase.pocs[:reached]
             ]
         elif step.kind is StepKind.ESCALATE:
+            if reached >= len(chase.pocs):
+                continue  # reached every PoC early (a failed delivery escalates at once)
             reached += 1
             events.append(
                 Event(
@@ -170,6 +175,10 @@ class Via(StrEnum):
     """How an acknowledgement came: the `via` of its event."""
 
     API = "api"
+    WEB = "web"
+    LINK = "link"  # the POST of an acknowledgement link
+    EMAIL = "email"  # a reply to a notice e-mail
+    WEBHOOK = "webhook"
     RESPONSE = "response"  # the country's assistance response to the request
 
 
@@ -230,3 +239,32 @@ def acknowledge_by_response(
     if chase.acknowledged_at is not None or chase.status is ChaseStatus.STOPPED:
         return chase, []
     return acknowledge(chase, poc or chase.pocs[0], at, via=Via.RESPONSE, simulated=simulated)
+
+
+def escalate_now(
+    chase: Chase, failed_poc: str, now: datetime, reason: str
+) -> tuple[Chase, list[Event]]:
+    """Reach the country's next PoC at once because `failed_poc` cannot be reached.
+
+    Only a failure of the PoC reached last escalates (an older one was escalated past
+    already), and only while the chase is pending and a further PoC exists; otherwise the
+    chase comes back unchanged with no events. The chase's plan keeps its times: a
+    scheduled escalation later reaches the PoC after this one.
+    """
+    if (
+        chase.status is not ChaseStatus.PENDING
+        or chase.reached >= len(chase.pocs)
+        or chase.pocs[chase.reached - 1] != failed_poc
+    ):
+        return chase, []
+    reached = chase.reached + 1
+    event = Event(
+        now,
+        EventKind.ESCALATED,
+        chase.message_id,
+        chase.country,
+        chase.pocs[reached - 1],
+        None,
+        {"escalation": reached - 1, "because": reason},
+    )
+    return chase._replace(reached=reached), [event]

@@ -55,6 +55,7 @@ def _rows(facts: ExerciseFacts) -> list[RecipientRow]:
         chases[chase.message_id].append(chase)
     responses = _first_responses(facts.messages)
     first_acks = _first_acks(facts.events)
+    delivered = _first_deliveries(facts.events)
     return [
         _row(
             facts.exercise,
@@ -62,6 +63,7 @@ def _rows(facts: ExerciseFacts) -> list[RecipientRow]:
             chase,
             responses.get((sent.message.id, chase.country)),
             first_acks.get((sent.message.id, chase.country)),
+            delivered.get((sent.message.id, chase.country)),
         )
         for sent in facts.messages
         for chase in sorted(chases[sent.message.id], key=lambda c: c.country)
@@ -74,6 +76,17 @@ def _first_acks(events: Sequence[Event]) -> dict[tuple[str, str], Event]:
     for e in events:
         if e.kind is EventKind.ACKNOWLEDGED and e.country is not None:
             first.setdefault((e.message_id, e.country), e)
+    return first
+
+
+def _first_deliveries(events: Sequence[Event]) -> dict[tuple[str, str], datetime]:
+    """When each (message, country) was first delivered, on any channel."""
+    first: dict[tuple[str, str], datetime] = {}
+    for e in events:
+        if e.kind is EventKind.DELIVERED and e.country is not None:
+            key = (e.message_id, e.country)
+            if key not in first or e.at < first[key]:
+                first[key] = e.at
     return first
 
 
@@ -96,6 +109,7 @@ def _row(
     chase: Chase,
     response: Message | None,
     first_ack: Event | None,
+    delivered_at: datetime | None = None,
 ) -> RecipientRow:
     message = sent.message
     target = round(exercise.scenario_seconds(sent.policy.ack_within), 3)
@@ -120,6 +134,7 @@ def _row(
             exercise, message.sent_at, response.sent_at if response else None
         ),
         acknowledged_via=None if first_ack is None else str(first_ack.detail.get("via", "api")),
+        delivered_at=_at(exercise, delivered_at),
         simulated=message.simulated
         or (first_ack is not None and bool(first_ack.detail.get("simulated"))),
     )

@@ -99,8 +99,9 @@ class RecipientRow(_Part):
     escalations: int
     responded_at: Time | None
     response_seconds: Seconds | None
-    acknowledged_via: str | None = None  # how the country's first ack came: api, response
+    acknowledged_via: str | None = None  # how the first ack came: api, link, email, response…
     simulated: bool = False  # a virtual run's row, or acknowledged by a PoC IANS played
+    delivered_at: Time | None = None  # the first successful delivery, on any channel
 
 
 class Report(_Part):

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ians.domain.chase import Chase, Event
+from ians.domain.chase import Chase, Event, Via
 from ians.domain.consultation import Answers, Invitation, Response
 from ians.domain.exercise import Exercise
 from ians.domain.messages import Message
+from ians.domain.outbox import Attempt, OutboxNotice
 from ians.domain.policy import AckPolicy
 from ians.reports.facts import ExerciseFacts, SentMessage
 
@@ -174,11 +175,12 @@ class Store(ABC):
         now: datetime,
         note: str | None = None,
         simulated: bool = False,
+        via: Via = Via.API,
     ) -> AckResult:
         """Record the PoC's acknowledgement (idempotent: a repeat returns the first).
 
         A `note` is kept with the acknowledged event; `simulated` marks it as played by
-        IANS (a simulated PoC), not the act of the PoC's people.
+        IANS (a simulated PoC), not the act of the PoC's people; `via` says how it came.
 
         Raises UnknownMessage, or NotDelivered when the message never reached the PoC.
         """
@@ -296,3 +298,51 @@ class Store(ABC):
 
     @abstractmethod
     async def reminders_sent(self, consultation_id: str) -> set[int]: ...
+
+    # --- the outbox of external channels (e-mail) ---------------------------------------
+    @abstractmethod
+    async def set_channels(self, channels: Sequence[tuple[str, str]]) -> None:
+        """Replace the (poc, channel) pairs that notices are queued for from now on."""
+
+    @abstractmethod
+    async def due_notices(self, now: datetime, limit: int) -> list[OutboxNotice]:
+        """Pending notices whose next attempt is due at `now`, earliest first."""
+
+    @abstractmethod
+    async def next_notice_due(self) -> datetime | None:
+        """When the earliest pending notice is due, None when none is pending."""
+
+    @abstractmethod
+    async def notice(self, notice_id: int) -> OutboxNotice | None: ...
+
+    @abstractmethod
+    async def notices(self, message_id: str) -> list[OutboxNotice]:
+        """Every notice of the message (or consultation), in the order queued."""
+
+    @abstractmethod
+    async def record_attempts(self, attempts: Sequence[Attempt]) -> list[Event]:
+        """Apply attempts' outcomes with their `delivered`/`delivery_failed` events in one
+        transaction; a final failure escalates the country at once. Returns the escalations
+        (their notices for external channels are queued in that same transaction)."""
+
+    @abstractmethod
+    async def message_policy(self, message_id: str) -> AckPolicy:
+        """The policy the message is chased with. Raises UnknownMessage."""
+
+    @abstractmethod
+    async def meta_value(self, key: str) -> str | None:
+        """A server-wide value kept in the database (a generated key, say)."""
+
+    @abstractmethod
+    async def set_meta_value(self, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    async def record_bounce(
+        self, notice_id: int, at: datetime, answer: str, permanent: bool
+    ) -> list[Event]:
+        """A delivery status notification about a notice: its `delivery_failed` event; a
+        permanent one marks the notice failed and escalates at once (returned)."""
+
+    @abstractmethod
+    async def claim_once(self, key: str) -> bool:
+        """True the first time `key` is claimed, False ever after (a one-time link)."""

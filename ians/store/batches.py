@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ians.domain import chase as rules
-from ians.domain.chase import Chase, Event, EventKind
+from ians.domain.chase import Chase, Event, EventKind, Via
 from ians.domain.consultation import Answers, Invitation, Response
 from ians.domain.exercise import Exercise, SentMessage
 from ians.domain.messages import Message
@@ -28,6 +28,12 @@ from ians.errors import (
     UnknownMessage,
 )
 from ians.store.base import AckResult, Fired
+from ians.store.outbox import (
+    queue_chase_steps,
+    queue_consultation_reminders,
+    queue_notices,
+    queue_sent,
+)
 from ians.store.rows import (
     CHASE_COLUMNS_C,
     UPDATE_CHASE,
@@ -80,6 +86,7 @@ def add_message(
         insert_deliveries(
             conn, [(c.message_id, c.pocs[0], c.country, message.sent_at) for c in chases]
         )
+        queue_sent(conn, message.id, message.sent_at)
         out.append(ids)
     return out
 
@@ -121,9 +128,9 @@ def add_response(
 
 
 def acknowledge(
-    conn: sqlite3.Connection, items: list[tuple[str, str, datetime, str | None, bool]]
+    conn: sqlite3.Connection, items: list[tuple[str, str, datetime, str | None, bool, Via]]
 ) -> list[AckResult | IansError]:
-    keys = list({(m, p) for m, p, _, _, _ in items})
+    keys = list({(m, p) for m, p, _, _, _, _ in items})
     found: dict[tuple[str, str], tuple[datetime | None, Chase]] = {}
     for chunk in chunks(keys):
         values = ", ".join("(?, ?)" for _ in chunk)
@@ -142,7 +149,7 @@ def acknowledge(
     acked: dict[tuple[str, str], datetime] = {}
     events: list[Event] = []
     out: list[AckResult | IansError] = []
-    for message_id, poc, now, note, simulated in items:
+    for message_id, poc, now, note, simulated, via in items:
         key = (message_id, poc)
         if key not in found:
             out.append(why_not_delivered(conn, message_id, poc))
@@ -154,7 +161,7 @@ def acknowledge(
             out.append(AckResult(first_ack, True, chase))
             continue
         try:
-            chase, new_events = rules.acknowledge(chase, poc, now, note, simulated=simulated)
+            chase, new_events = rules.acknowledge(chase, poc, now, note, via, simulated)
         except IansError as refused:
             out.append(refused)
             continue
@@ -214,6 +221,7 @@ def fire(conn: sqlite3.Connection, items: list[tuple[list[int], datetime]]) -> l
                     if e.kind is EventKind.ESCALATED
                 ],
             )
+            queue_chase_steps(conn, events)
         out.append(fired)
     return out
 
@@ -296,6 +304,14 @@ def add_consultation(
                 for r in responses
             ],
         )
+        if consultation.clock != "virtual":  # a rehearsal reaches nobody
+            queue_notices(
+                conn,
+                [
+                    ("invitation", consultation.id, i.poc, i.country, i.invited_at)
+                    for i in invitations
+                ],
+            )
     return [None] * len(items)
 
 
@@ -366,5 +382,6 @@ def remind(conn: sqlite3.Connection, items: list[tuple[str, int, datetime]]) -> 
                 for poc in pocs
             ],
         )
+        queue_consultation_reminders(conn, consultation_id, pocs, now)
         out.append(pocs)
     return out

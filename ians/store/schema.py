@@ -151,4 +151,29 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS messages_newest ON messages (sent_at, id);
     CREATE INDEX IF NOT EXISTS exercises_newest ON exercises (wall_started_at, id);
     """,
+    # version 7: external channels (e-mail) and the outbox of their notices (IF NOT EXISTS:
+    # a database set back a version migrates again)
+    """
+    CREATE TABLE IF NOT EXISTS poc_channels (
+        poc TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        PRIMARY KEY (poc, channel)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS outbox (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        poc TEXT NOT NULL,
+        country TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        state TEXT NOT NULL DEFAULT 'pending',
+        last_answer TEXT
+    );
+    CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at)
+        WHERE next_attempt_at IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id, poc);
+    """,
 ]

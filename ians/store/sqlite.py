@@ -18,10 +18,11 @@ from typing import Any
 
 import aiosqlite
 
-from ians.domain.chase import Chase, Event
+from ians.domain.chase import Chase, Event, Via
 from ians.domain.consultation import Answers, Invitation, Response
 from ians.domain.exercise import Exercise
 from ians.domain.messages import Message
+from ians.domain.outbox import Attempt, OutboxNotice
 from ians.domain.policy import AckPolicy
 from ians.errors import (
     IansError,
@@ -29,7 +30,7 @@ from ians.errors import (
     UnknownMessage,
 )
 from ians.reports.facts import ExerciseFacts, SentMessage
-from ians.store import batches
+from ians.store import batches, outbox
 from ians.store.base import (
     AckResult,
     Delivery,
@@ -224,9 +225,10 @@ class SqliteStore(Store):
         now: datetime,
         note: str | None = None,
         simulated: bool = False,
+        via: Via = Via.API,
     ) -> AckResult:
         result: AckResult = await self._write(
-            batches.acknowledge, (message_id, poc, now, note, simulated)
+            batches.acknowledge, (message_id, poc, now, note, simulated, via)
         )
         return result
 
@@ -401,6 +403,64 @@ class SqliteStore(Store):
             (consultation_id,),
         )
         return {int(r[0]) for r in rows}
+
+    # --- the outbox --------------------------------------------------------------------
+    async def set_channels(self, channels: Sequence[tuple[str, str]]) -> None:
+        await self._write(outbox.set_channels, list(channels))
+
+    async def due_notices(self, now: datetime, limit: int) -> list[OutboxNotice]:
+        rows = await self._rows(
+            f"SELECT {outbox.NOTICE_COLUMNS} FROM outbox WHERE next_attempt_at <= ?"
+            " ORDER BY next_attempt_at, id LIMIT ?",
+            (to_us(now), limit),
+        )
+        return [outbox.notice_of(r) for r in rows]
+
+    async def next_notice_due(self) -> datetime | None:
+        rows = await self._rows("SELECT min(next_attempt_at) FROM outbox")
+        return None if rows[0][0] is None else from_us(rows[0][0])
+
+    async def notice(self, notice_id: int) -> OutboxNotice | None:
+        rows = await self._rows(
+            f"SELECT {outbox.NOTICE_COLUMNS} FROM outbox WHERE id = ?", (notice_id,)
+        )
+        return outbox.notice_of(rows[0]) if rows else None
+
+    async def notices(self, message_id: str) -> list[OutboxNotice]:
+        rows = await self._rows(
+            f"SELECT {outbox.NOTICE_COLUMNS} FROM outbox WHERE message_id = ? ORDER BY id",
+            (message_id,),
+        )
+        return [outbox.notice_of(r) for r in rows]
+
+    async def record_attempts(self, attempts: Sequence[Attempt]) -> list[Event]:
+        escalations: list[Event] = await self._write(outbox.record_attempts, list(attempts))
+        return escalations
+
+    async def record_bounce(
+        self, notice_id: int, at: datetime, answer: str, permanent: bool
+    ) -> list[Event]:
+        escalations: list[Event] = await self._write(
+            outbox.record_bounces, (notice_id, at, answer, permanent)
+        )
+        return escalations
+
+    async def claim_once(self, key: str) -> bool:
+        first: bool = await self._write(outbox.claim_once, key)
+        return first
+
+    async def message_policy(self, message_id: str) -> AckPolicy:
+        rows = await self._rows("SELECT policy FROM messages WHERE id = ?", (message_id,))
+        if not rows:
+            raise UnknownMessage(message_id)
+        return batches.parsed_policy(rows[0][0])
+
+    async def meta_value(self, key: str) -> str | None:
+        rows = await self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    async def set_meta_value(self, key: str, value: str) -> None:
+        await self._write(batches.set_meta, (key, value))
 
 
 # the message was sent by the country, or reached one of its PoCs

@@ -14,11 +14,14 @@ from ians.web.keys import (
     body_timeout_key,
     consultations_key,
     exercises_key,
+    links_key,
     registry_key,
+    services_key,
     tokens_key,
     tracker_key,
 )
 from ians.web.openapi import openapi
+from ians.web.pages import add_pages
 from ians.web.routes import add_routes
 
 __all__ = ["AppConfig", "connection_options", "create_app"]
@@ -40,6 +43,7 @@ def create_app(config: AppConfig) -> web.Application:
     app[body_timeout_key] = config.body_timeout
     app.cleanup_ctx.append(_services(config))
     add_routes(app)
+    add_pages(app)
     spec = openapi()
 
     async def openapi_json(request: web.Request) -> web.Response:
@@ -56,6 +60,8 @@ def _services(config: AppConfig) -> Callable[[web.Application], AsyncIterator[No
             app[tokens_key] = running.tokens
             app[exercises_key] = running.exercises
             app[consultations_key] = running.consultations
+            app[links_key] = running.links
+            app[services_key] = running
             yield
 
     return services

@@ -111,9 +111,7 @@ def check_media_type(request: web.Request, accepted: Sequence[str]) -> None:
     )
 
 
-async def read_body(
-    request: web.Request, adapter: TypeAdapter[T], *, empty_ok: bool = False
-) -> T:
+async def read_body(request: web.Request, adapter: TypeAdapter[T], *, empty_ok: bool = False) -> T:
     """The request body validated by `adapter`.
 
     Raises BadRequest (also for a body that does not decode as its Content-Encoding says),

@@ -38,6 +38,7 @@ from ians.web.lists import (
     list_messages,
     message_events,
 )
+from ians.web.pages import SigninAnswer, SigninBody, signin_link
 from ians.web.views import (
     AckBody,
     AckView,
@@ -327,6 +328,19 @@ async def consultation_results(request: web.Request, who: Principal | None) -> w
 
 ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/api/health", health, "anyone", "Liveness", Health),
+    Endpoint(
+        "POST",
+        "/api/signin-link",
+        signin_link,
+        "anyone",
+        "E-mail a one-time sign-in link (15 minutes) to a registered address; the same"
+        " answer whether or not the address is known",
+        SigninAnswer,
+        202,
+        body=SigninBody,
+        body_name="SigninBody",
+        errors=(409,),  # e-mail is off on this server
+    ),
     Endpoint(
         "GET", "/api/countries", countries, "admin", "The countries of the registry", Countries
     ),

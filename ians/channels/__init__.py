@@ -1,0 +1,1 @@
+"""External delivery channels: e-mail out (SMTP) and in (replies, bounces)."""

@@ -1,0 +1,182 @@
+"""The outbox: notices for external channels, attempted at once and retried on the clock.
+
+A step that notifies (a send, a reminder, an escalation, a consultation's invitation or
+reminder) stores its notices in the transaction that records it (ians/store/outbox.py).
+The outbox then attempts every due notice at once; a temporary failure is tried again
+on the `delivery.retries` schedule of the injected clock (divided by the speed of a
+scaled exercise), a permanent one (or the end of the schedule) is final and escalates
+the country. Each attempt's outcome is stored with its `delivered` or `delivery_failed`
+event in one transaction. After a start, whatever is still pending is attempted again:
+a notice whose outcome had not been stored before a crash is sent again, with the same
+`Message-ID`, so peers can drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from ians.channels.smtp import Answer
+from ians.clock import Clock
+from ians.delivery import Dispatcher, Notice, NoticeKind
+from ians.domain.outbox import Attempt, OutboxNotice, retry_at
+from ians.errors import IansError
+from ians.scheduler import RETRY_AFTER, TimerWheel
+from ians.store import Store
+
+log = logging.getLogger(__name__)
+
+OUTBOX = "outbox"
+"""The timer kind of the outbox's next retry: `(OUTBOX, 0)`, one timer at the earliest."""
+BURST = 1000  # notices attempted together, their outcomes stored in one transaction
+
+
+class ExternalChannel(Protocol):
+    name: str
+
+    async def deliver(self, notice: OutboxNotice) -> Answer:
+        """Attempt one notice; answers what the peer said, never raises for it."""
+
+    async def idle(self) -> None:
+        """The burst is over: release what it held (open sessions)."""
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        timers: TimerWheel,
+        dispatcher: Dispatcher,
+        channels: Sequence[ExternalChannel],
+        retries: Sequence[timedelta],
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._timers = timers
+        self._dispatcher = dispatcher
+        self._channels = {c.name: c for c in channels}
+        self._retries = tuple(retries)
+        self._speeds: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+        self._closing = False
+        timers.handle(OUTBOX, self._due)
+        dispatcher.submitted.append(self.wake)
+
+    async def recover(self) -> int:
+        """Arm the next attempt of what was pending at the last stop; returns 1 if any."""
+        due = await self._store.next_notice_due()
+        if due is None:
+            return 0
+        self._timers.arm((OUTBOX, 0), due)
+        return 1
+
+    def wake(self) -> None:
+        """Attempt what is due now, in the background (again after a running burst)."""
+        if self._closing:
+            return
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.create_task(self._run(), name="ians-outbox")
+
+    async def drain(self) -> None:
+        """Wait for the running burst and any it started (for tests)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+            await asyncio.sleep(0)  # a wake queued as the burst ended starts the next one
+
+    async def close(self) -> None:
+        """Stop after the notices being attempted; the rest resume at the next start."""
+        self._closing = True
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _due(self, args: list[int], now: datetime) -> None:
+        self.wake()  # not awaited: a long burst must not hold up the other timers
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                self._again = False
+                if self._closing:
+                    return
+                due = await self._store.due_notices(self._clock.now(), BURST)
+                if due:
+                    await self._attempt(due)
+                    continue
+                if not self._again:
+                    break
+        except IansError:  # the store is closing or broken: the next start resumes
+            log.exception("the outbox stopped; pending notices resume at the next start")
+            return
+        except Exception:  # a defect: try again shortly rather than never
+            log.exception("an outbox burst failed; trying again in %s", RETRY_AFTER)
+            self._timers.arm((OUTBOX, 0), self._clock.now() + RETRY_AFTER)
+            return
+        finally:
+            await asyncio.gather(*(c.idle() for c in self._channels.values()))
+        due_at = await self._store.next_notice_due()
+        if due_at is not None:
+            self._timers.arm((OUTBOX, 0), due_at)
+        if self._again:  # woken while closing the burst: go again once this task is done
+            asyncio.get_running_loop().call_soon(self.wake)
+
+    async def _attempt(self, due: list[OutboxNotice]) -> None:
+        answers = await asyncio.gather(*(self._deliver(n) for n in due))
+        now = self._clock.now()
+        attempts = []
+        for notice, answer in zip(due, answers, strict=True):
+            number = notice.attempts + 1
+            again = None
+            if not answer.delivered and not answer.permanent:
+                again = retry_at(self._retries, number, now, await self._speed(notice))
+            attempts.append(
+                Attempt(
+                    notice.id, number, now, answer.delivered, answer.text, answer.permanent, again
+                )
+            )
+            if not answer.delivered:
+                log.warning(
+                    "%s notice %d of %s to %s, attempt %d: %s%s",
+                    notice.channel,
+                    notice.id,
+                    notice.message_id,
+                    notice.poc,
+                    number,
+                    answer.text,
+                    f" (again at {again:%H:%M:%S})" if again else " (final)",
+                )
+        escalations = await self._store.record_attempts(attempts)
+        self._dispatcher.submit(
+            [Notice(NoticeKind.MESSAGE, e.message_id, e.poc, e.country or "", e.at)
+             for e in escalations if e.poc is not None]
+        )  # fmt: skip
+
+    async def _deliver(self, notice: OutboxNotice) -> Answer:
+        channel = self._channels.get(notice.channel)
+        if channel is None:
+            return Answer(False, f"the {notice.channel} channel is off on this server")
+        try:
+            return await channel.deliver(notice)
+        except Exception as exc:  # a bug in composing one notice must not stop the others
+            log.exception("%s notice %d could not be attempted", notice.channel, notice.id)
+            return Answer(False, f"IANS could not compose the notice: {exc}")
+
+    async def _speed(self, notice: OutboxNotice) -> float:
+        """The speed of the notice's exercise: retries run as fast as its chase."""
+        if notice.message_id not in self._speeds:
+            speed = 1.0
+            message = await self._store.find_message(notice.message_id)
+            exercise_id = message.exercise_id if message is not None else notice.message_id
+            if exercise_id is not None:
+                try:
+                    speed = (await self._store.exercise(exercise_id)).speed
+                except IansError:
+                    speed = 1.0  # not an exercise's (a consultation id that is gone)
+            self._speeds[notice.message_id] = speed
+        return self._speeds[notice.message_id]

@@ -1,0 +1,142 @@
+"""Pages for people that e-mails link to: the acknowledgement link, sign-in links; and the
+endpoint that sends a sign-in link.
+
+Plain server-rendered HTML that works without JavaScript. `GET /ack/{token}` shows the
+message and an Acknowledge button and changes nothing but recording `link_opened`
+(mail scanners open every link); the button POSTs to the same URL, which acknowledges.
+A sign-in link works the same way: GET shows a button, POST uses it up (once). Signing
+in keeps no session yet: the web pages that will do so use `Links.redeem_signin`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from ians.channels.compose import BANNERS, REPORT_WORDS, content_lines
+from ians.errors import Conflict, IansError
+from ians.links import Opened
+from ians.tokens import Principal
+from ians.web.http import read_body, render
+from ians.web.keys import links_key, registry_key, services_key
+
+_templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("ians.web", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",  # the token is in the URL: never pass it on
+    "X-Robots-Tag": "noindex",
+}
+
+
+def page(template: str, status: int = 200, **values: Any) -> web.Response:
+    body = _templates.get_template(template).render(**values)
+    return web.Response(text=body, status=status, content_type="text/html", headers=_HEADERS)
+
+
+def problem(error: IansError) -> web.Response:
+    titles = {404: "Link not valid", 409: "Not recorded", 403: "Not allowed"}
+    return page(
+        "problem.html",
+        status=error.status if error.status in titles else 400,
+        title=titles.get(error.status, "Not recorded"),
+        text=error.message,
+    )
+
+
+def _utc(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _ack_page(request: web.Request, opened: Opened) -> web.Response:
+    message = opened.message
+    registry = request.app[registry_key]
+    sender = message.sender
+    return page(
+        "ack.html",
+        title=f"{REPORT_WORDS[message.type]} {message.id}",
+        mode=message.mode.value,
+        banner=BANNERS[message.mode],
+        words=REPORT_WORDS[message.type],
+        sender=registry.countries[sender].name
+        if sender in registry.countries
+        else "the secretariat",
+        sent_at=_utc(message.sent_at),
+        country=opened.country,
+        poc=opened.poc,
+        message_id=message.id,
+        exercise_id=message.exercise_id,
+        lines=content_lines(message),
+        acknowledged_at=_utc(opened.acknowledged_at) if opened.acknowledged_at else None,
+    )
+
+
+async def show_ack(request: web.Request) -> web.Response:
+    try:
+        opened = await request.app[links_key].open(request.match_info["token"])
+    except IansError as error:
+        return problem(error)
+    return _ack_page(request, opened)
+
+
+async def post_ack(request: web.Request) -> web.Response:
+    try:
+        opened, _ = await request.app[links_key].acknowledge(request.match_info["token"])
+    except IansError as error:
+        return problem(error)
+    return _ack_page(request, opened)
+
+
+class SigninBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class SigninAnswer(BaseModel):
+    status: str = "accepted"
+    message: str = (
+        "if this address is registered, a sign-in link is on its way to it (valid 15 minutes, once)"
+    )
+
+
+_signin_body = TypeAdapter(SigninBody)
+
+
+async def signin_link(request: web.Request, who: Principal | None) -> web.Response:
+    body = await read_body(request, _signin_body)
+    signin = request.app[services_key].signin
+    if signin is None or not signin.on:
+        raise Conflict("e-mail is off on this server: ask the secretariat for a token")
+    signin.request(body.email)
+    return render(SigninAnswer(), status=202)
+
+
+async def show_signin(request: web.Request) -> web.Response:
+    try:
+        claims = request.app[links_key].signin_claims(request.match_info["token"])
+    except IansError as error:
+        return problem(error)
+    return page("signin.html", title="Sign in", poc=claims.poc, done=False)
+
+
+async def post_signin(request: web.Request) -> web.Response:
+    try:
+        poc = await request.app[links_key].redeem_signin(request.match_info["token"])
+    except IansError as error:
+        return problem(error)
+    return page("signin.html", title="Signed in", poc=poc, done=True)
+
+
+def add_pages(app: web.Application) -> None:
+    app.router.add_get("/ack/{token}", show_ack)
+    app.router.add_post("/ack/{token}", post_ack)
+    app.router.add_get("/signin/{token}", show_signin)
+    app.router.add_post("/signin/{token}", post_signin)
