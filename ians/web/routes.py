@@ -26,6 +26,14 @@ from ians.reports.render import render as render_report
 from ians.reports.results import render_results
 from ians.scenarios.loader import KINDS, read_scenario
 from ians.tokens import Principal
+from ians.web.cap import (
+    CAP_XML,
+    Acknowledgements,
+    message_acks,
+    message_as_cap,
+    read_cap_draft,
+    wants_cap,
+)
 from ians.web.http import QueryParams, check_media_type, read_body, render
 from ians.web.keys import consultations_key, exercises_key, registry_key, tokens_key, tracker_key
 from ians.web.lists import (
@@ -110,6 +118,9 @@ _LIMIT = Param(
 _FORMAT = Param(
     "json (default), csv, md or html", {"type": "string", "enum": list(FORMATS), "default": "json"}
 )
+_CAP_FORMAT = Param(
+    "json (default) or cap", {"type": "string", "enum": ["json", "cap"], "default": "json"}
+)
 _BEFORE = Param(
     "The last id of the previous page: the page after it (the answer's `next` has it)",
     {"type": "string"},
@@ -136,8 +147,11 @@ async def issue_token(request: web.Request, who: Principal | None) -> web.Respon
 
 
 async def send_message(request: web.Request, who: Principal | None) -> web.Response:
-    draft = await read_body(request, _draft)
     assert who is not None
+    if request.content_type == CAP_XML:
+        draft = await read_cap_draft(request, who)
+    else:
+        draft = await read_body(request, _draft)
     if who.poc is not None and draft.sender != who.poc.country:
         raise Forbidden(f"a PoC of {who.poc.country} sends only from {who.poc.country}")
     tracker = request.app[tracker_key]
@@ -156,6 +170,8 @@ async def get_message(request: web.Request, who: Principal | None) -> web.Respon
         chases = [c for c in chases if c.country == who.poc.country]
     if who.poc is not None and not await tracker.readable(who.poc, message):
         raise Forbidden("only the secretariat, the sender and the recipients see a message")
+    if wants_cap(request):
+        return await message_as_cap(request, message)
     return render(MessageView.with_chases(message, chases))
 
 
@@ -500,6 +516,16 @@ ENDPOINTS: list[Endpoint] = [
         ConsultationResults,
         query={"format": _FORMAT},
         formats=FORMATS[1:],
+    ),
+    # CAP 1.2 (ians/web/cap.py); GET /api/messages/{id} also gives CAP, POST takes it
+    Endpoint(
+        "GET",
+        "/api/messages/{message_id}/acks",
+        message_acks,
+        "admin or poc",
+        "Every acknowledgement of a message: JSON, or (format=cap) each as a CAP Ack in Atom",
+        Acknowledgements,
+        query={"format": _CAP_FORMAT},
     ),
 ]
 
