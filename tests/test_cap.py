@@ -480,3 +480,36 @@ async def test_a_cap_body_over_1_mib_is_413(api: Api) -> None:
     huge = alert().replace("Fire in the tank farm", "x" * (1024 * 1024)).encode()
     status, body = await post_cap(api, huge, "rou-1")
     assert status == 413, body
+
+
+def test_text_that_xml_cannot_hold_as_is_survives_escaped() -> None:
+    from ians.cap.render import render_alert
+    from ians.domain.messages import Message
+
+    text = 'A & B <tank> "3" \r\n end \x00\x1b \U0001f525'
+    message = Message.model_validate(
+        {
+            "id": "te-1",
+            "type": "test",
+            "mode": "test",
+            "from": None,
+            "to": ["HUN"],
+            "sent_at": "2026-11-27T09:00:00.123456Z",
+            "content": {"text": text},
+        }
+    )
+    document = valid(etree.fromstring(render_alert(message)))
+    assert document.findtext(_q("sent")) == "2026-11-27T09:00:00+00:00"  # whole seconds
+    assert document.findtext(_q("info/description")) == text.replace("\x00", "\ufffd").replace(
+        "\x1b", "\ufffd"
+    )
+
+
+async def test_a_polygon_gives_the_place_its_mean_point(api: Api) -> None:
+    polygon = alert().replace(
+        "<circle>43.9,25.97 5</circle>",
+        "<polygon>44.0,26.0 44.0,27.0 45.0,27.0 45.0,26.0 44.0,26.0</polygon>",
+    )
+    status, message = await post_cap(api, polygon, "rou-1")
+    assert status == 201, message
+    assert message["content"]["location"] == {"name": "Giurgiu", "lat": 44.5, "lon": 26.5}
