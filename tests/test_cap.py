@@ -195,6 +195,10 @@ async def test_every_acknowledgement_is_a_cap_ack(api: Api, clock: ManualClock) 
         {"poc": "hun-1", "country": "HUN", "acknowledged_at": "2026-11-27T09:10:00Z"},
     ]
     feed = await get_cap(api, f"{path}?format=cap")
+    again = await get_cap(api, path, headers={"Accept": "application/atom+xml"})
+    assert etree.tostring(again) == etree.tostring(feed)
+    assert feed.tag == f"{ATOM}feed"
+    assert [c.get("type") for c in feed.iter(f"{ATOM}content")] == [CAP, CAP]
     acks = [valid(a) for a in feed.iter(f"{Q}alert")]
     assert [(text(a, "msgType"), text(a, "sender"), text(a, "sent")) for a in acks] == [
         ("Ack", "ians:ROU:rou-1", "2026-11-27T09:07:00+00:00"),

@@ -43,15 +43,17 @@ class Acknowledgements(BaseModel):
     acknowledgements: list[AcknowledgementView]
 
 
-def wants_cap(request: web.Request) -> bool:
+def wants_cap(request: web.Request, *, feed: bool = False) -> bool:
     """Whether the caller asks for CAP: `?format=cap`, or an Accept that prefers
-    application/cap+xml to application/json. Raises InvalidInput for another format."""
+    application/cap+xml (or, for a `feed` of CAP, application/atom+xml) to
+    application/json. Raises InvalidInput for another format."""
     fmt = request.query.get("format")
     if fmt is not None:
         if fmt not in FORMATS:
             raise InvalidInput.at("format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
         return fmt == "cap"
-    return preferred(request.headers.get("Accept", ""), (JSON, cap.MEDIA_TYPE)) == cap.MEDIA_TYPE
+    offers = (JSON, cap.MEDIA_TYPE, ATOM) if feed else (JSON, cap.MEDIA_TYPE)
+    return preferred(request.headers.get("Accept", ""), offers) != JSON
 
 
 def preferred(accept: str, offers: tuple[str, ...]) -> str:
@@ -94,7 +96,7 @@ async def message_as_cap(request: web.Request, message: Message) -> web.Response
 async def message_acks(request: web.Request, who: Principal | None) -> web.Response:
     """Every acknowledgement of a message: JSON, or each as a CAP Ack inside an Atom feed."""
     assert who is not None
-    as_cap = wants_cap(request)
+    as_cap = wants_cap(request, feed=True)
     store = request.app[tracker_key].store
     message = await store.message(request.match_info["message_id"])
     country = await _readable_by(request, who, message)
