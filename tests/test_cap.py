@@ -509,11 +509,17 @@ def test_text_that_xml_cannot_hold_as_is_survives_escaped() -> None:
     )
 
 
-async def test_a_polygon_gives_the_place_its_mean_point(api: Api) -> None:
+async def test_a_polygon_gives_its_mean_point_and_comments_are_no_matter(api: Api) -> None:
     polygon = alert().replace(
         "<circle>43.9,25.97 5</circle>",
         "<polygon>44.0,26.0 44.0,27.0 45.0,27.0 45.0,26.0 44.0,26.0</polygon>",
     )
-    status, message = await post_cap(api, polygon, "rou-1")
+    commented = polygon.replace(
+        "<area>",
+        "<parameter><!-- an IANS field --><valueName>facility</valueName>"
+        "<value>Tank farm 3</value></parameter><area>",
+    )
+    status, message = await post_cap(api, commented, "rou-1")
     assert status == 201, message
     assert message["content"]["location"] == {"name": "Giurgiu", "lat": 44.5, "lon": 26.5}
+    assert message["content"]["facility"] == "Tank farm 3"

@@ -228,9 +228,8 @@ class _Reader:
         """The IANS content fields among the parameters; other parameters are left aside."""
         content: dict[str, Any] = {}
         lists: dict[str, dict[int, dict[str, str]]] = {}
-        for parameter in info.findall(f"{_Q}parameter"):
-            name = _text(_child(parameter, "valueName"))
-            value = _text(_child(parameter, "value"))
+        for parameter in info.iterchildren(f"{_Q}parameter"):
+            name, value = _pair(parameter)
             path = m.parameter_path(name)
             if path is None or path[0] not in known:
                 continue
@@ -266,8 +265,15 @@ def _text(element: etree._Element | None) -> str:
     return (element.text or "").strip() if element is not None else ""
 
 
+def _pair(element: etree._Element) -> tuple[str, str]:
+    """(valueName, value) of a valid parameter, eventCode or geocode (the schema fixes the
+    order of its two children)."""
+    return (element[0].text or "").strip(), (element[1].text or "").strip()
+
+
 def _code(info: etree._Element, tag: str, name: str) -> tuple[str, etree._Element] | None:
-    for pair in info.findall(f"{_Q}{tag}"):
-        if _text(_child(pair, "valueName")) == name:
-            return _text(_child(pair, "value")), pair
+    for element in info.iterchildren(f"{_Q}{tag}"):
+        key, value = _pair(element)
+        if key == name:
+            return value, element
     return None

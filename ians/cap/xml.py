@@ -93,6 +93,7 @@ def _parser() -> etree.XMLParser:
         huge_tree=False,
         collect_ids=False,
         remove_pis=True,
+        remove_comments=True,  # so that an element's children are elements only
     )
 
 
