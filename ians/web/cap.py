@@ -101,32 +101,26 @@ async def message_acks(request: web.Request, who: Principal | None) -> web.Respo
     message = await store.message(request.match_info["message_id"])
     country = await _readable_by(request, who, message)
     acks = sorted(
-        (d for d in await store.deliveries(message.id) if d.acknowledged_at is not None),
-        key=lambda d: (d.acknowledged_at, d.poc),
+        (d.acknowledged_at, d.poc, d.country)
+        for d in await store.deliveries(message.id)
+        if d.acknowledged_at is not None and country in (None, d.country)
     )
-    if country is not None:
-        acks = [d for d in acks if d.country == country]
     if not as_cap:
-        views = [
-            AcknowledgementView(poc=d.poc, country=d.country, acknowledged_at=d.acknowledged_at)
-            for d in acks
-            if d.acknowledged_at
-        ]
+        views = [AcknowledgementView(poc=p, country=c, acknowledged_at=at) for at, p, c in acks]
         return render(Acknowledgements(message_id=message.id, acknowledgements=views))
     base = _base(request)
     url = f"{base}/api/messages/{message.id}"
     entries = [
         Entry(
-            id=f"{url}/acks/{d.poc}",
-            title=f"{d.poc} acknowledged {message.id}",
-            updated=d.acknowledged_at,
-            author=d.poc,
+            id=f"{url}/acks/{poc}",
+            title=f"{poc} acknowledged {message.id}",
+            updated=at,
+            author=poc,
             links=(Link(f"{url}?format=cap", "related", cap.MEDIA_TYPE),),
-            content=ack_element(message, d.poc, d.country, d.acknowledged_at),
+            content=ack_element(message, poc, poc_country, at),
             content_type=cap.MEDIA_TYPE,
         )
-        for d in acks
-        if d.acknowledged_at is not None
+        for at, poc, poc_country in acks
     ]
     updated = entries[-1].updated if entries else message.sent_at
     body = render_feed(
