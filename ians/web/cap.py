@@ -10,17 +10,20 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ians import cap
 from ians.cap.atom import MEDIA_TYPE as ATOM
-from ians.cap.atom import Entry, Link, render_feed
+from ians.cap.atom import Entry, Link, message_entry, render_feed
 from ians.cap.render import ack_element
 from ians.domain.messages import AnyDraft, Message, MessageDraft, route
-from ians.errors import Forbidden, InvalidInput, PayloadTooLarge
+from ians.errors import Forbidden, InvalidInput, UnknownMessage
+from ians.store import MessageQuery
 from ians.tokens import Principal
-from ians.web.http import MAX_BODY, render
+from ians.web.http import QueryParams, read_bytes, render
 from ians.web.keys import registry_key, tracker_key
+from ians.web.lists import DEFAULT_LIMIT, MAX_LIMIT
 from ians.wording import located
 
 JSON = "application/json"
 CAP_XML = cap.MEDIA_TYPE
+__all__ = ["ATOM", "CAP_XML"]
 FORMATS = ("json", "cap")
 
 _draft: TypeAdapter[AnyDraft] = TypeAdapter(MessageDraft)
@@ -47,10 +50,10 @@ def wants_cap(request: web.Request, *, feed: bool = False) -> bool:
     """Whether the caller asks for CAP: `?format=cap`, or an Accept that prefers
     application/cap+xml (or, for a `feed` of CAP, application/atom+xml) to
     application/json. Raises InvalidInput for another format."""
-    fmt = request.query.get("format")
+    params = QueryParams(request)
+    fmt = params.choice("format", FORMATS)
+    params.check()
     if fmt is not None:
-        if fmt not in FORMATS:
-            raise InvalidInput.at("format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
         return fmt == "cap"
     offers = (JSON, cap.MEDIA_TYPE, ATOM) if feed else (JSON, cap.MEDIA_TYPE)
     return preferred(request.headers.get("Accept", ""), offers) != JSON
@@ -136,12 +139,9 @@ async def message_acks(request: web.Request, who: Principal | None) -> web.Respo
 async def read_cap_draft(request: web.Request, who: Principal) -> AnyDraft:
     """The draft a CAP alert body stands for, every error naming its CAP line.
 
-    Raises InvalidInput, PayloadTooLarge.
+    Raises InvalidInput, and what `read_bytes` raises.
     """
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise PayloadTooLarge(f"the body is over {MAX_BODY} bytes") from exc
+    body = await read_bytes(request)
     parsed = cap.draft_of(cap.read(body), None if who.poc is None else who.poc.country)
     try:
         draft = _draft.validate_python(parsed.data)
@@ -163,6 +163,54 @@ async def _readable_by(request: web.Request, who: Principal, message: Message) -
     if not await request.app[tracker_key].readable(who.poc, message):
         raise Forbidden("only the secretariat, the sender and the recipients see a message")
     return None if who.poc.country == message.sender else who.poc.country
+
+
+async def feed(request: web.Request, who: Principal | None) -> web.Response:
+    """The messages the caller may read, newest first, as an Atom feed whose entries link
+    to their CAP; paged as the lists are (`limit`, `before`, a `next` link)."""
+    assert who is not None
+    params = QueryParams(request)
+    limit = params.whole("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    params.check()
+    before = params.text("before")
+    tracker = request.app[tracker_key]
+    country = None if who.poc is None else who.poc.country
+    try:
+        found = await tracker.store.list_messages(
+            MessageQuery(limit=limit + 1, before=before, visible_to=country)
+        )
+    except UnknownMessage:
+        raise InvalidInput.at(
+            "before", f"no message {before!r} to page from: use the last id of the previous page"
+        ) from None
+    page = found[:limit]
+    # what GET /api/messages/{id} shows the caller; a virtual run's messages never happened
+    shown = [
+        m
+        for m in page
+        if not m.simulated and (who.poc is None or await tracker.readable(who.poc, m))
+    ]
+    base = _base(request)
+    registry = request.app[registry_key]
+    entries = [
+        message_entry(
+            m,
+            f"{base}/api/messages/{m.id}",
+            f"{base}/api/messages/{m.id}?format=cap",
+            cap.sender_name(registry, m),
+        )
+        for m in shown
+    ]
+    more = len(found) > limit
+    body = render_feed(
+        title="IANS messages" if who.poc is None else f"IANS messages for {who.poc.id}",
+        feed_id=f"{base}/api/feed.atom#{'secretariat' if who.poc is None else who.poc.id}",
+        self_url=base + str(request.rel_url),
+        updated=shown[0].sent_at if shown else tracker.clock.now(),
+        entries=entries,
+        next_url=base + str(request.rel_url.update_query(before=page[-1].id)) if more else None,
+    )
+    return cap_response(body, ATOM)
 
 
 def _base(request: web.Request) -> str:

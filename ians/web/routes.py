@@ -27,8 +27,10 @@ from ians.reports.results import render_results
 from ians.scenarios.loader import KINDS, read_scenario
 from ians.tokens import Principal
 from ians.web.cap import (
+    ATOM,
     CAP_XML,
     Acknowledgements,
+    feed,
     message_acks,
     message_as_cap,
     read_cap_draft,
@@ -101,7 +103,7 @@ class Endpoint:
     handler: Handler
     who: Who
     summary: str
-    response: type[BaseModel]
+    response: type[BaseModel] | None  # None: it never answers JSON (see `produces`)
     status: int = 200
     body: Any = None
     body_name: str = ""
@@ -109,6 +111,7 @@ class Endpoint:
     accepts: tuple[str, ...] = ("application/json",)
     errors: tuple[int, ...] = ()
     formats: tuple[str, ...] = ()  # `?format=` choices besides JSON, each its media type
+    produces: tuple[str, ...] = ()  # media types it answers in besides those (CAP, Atom)
 
 
 _LIMIT = Param(
@@ -172,7 +175,9 @@ async def get_message(request: web.Request, who: Principal | None) -> web.Respon
         raise Forbidden("only the secretariat, the sender and the recipients see a message")
     if wants_cap(request):
         return await message_as_cap(request, message)
-    return render(MessageView.with_chases(message, chases))
+    response = render(MessageView.with_chases(message, chases))
+    response.headers["Vary"] = "Accept"  # CAP for Accept: application/cap+xml
+    return response
 
 
 async def inbox(request: web.Request, who: Principal | None) -> web.Response:
@@ -367,6 +372,7 @@ ENDPOINTS: list[Endpoint] = [
         body=MessageDraft,
         body_name="MessageDraft",
         errors=(409,),
+        accepts=("application/json", CAP_XML),  # a CAP 1.2 alert: ians/web/cap.py
     ),
     Endpoint(
         "GET",
@@ -391,8 +397,11 @@ ENDPOINTS: list[Endpoint] = [
         "/api/messages/{message_id}",
         get_message,
         "admin or poc",
-        "A message and, per recipient country, its acknowledgement state",
+        "A message and, per recipient country, its acknowledgement state; or it as a CAP"
+        " 1.2 alert (format=cap, or Accept: application/cap+xml)",
         MessageView,
+        query={"format": _CAP_FORMAT},
+        produces=(CAP_XML,),
     ),
     Endpoint(
         "GET",
@@ -526,6 +535,17 @@ ENDPOINTS: list[Endpoint] = [
         "Every acknowledgement of a message: JSON, or (format=cap) each as a CAP Ack in Atom",
         Acknowledgements,
         query={"format": _CAP_FORMAT},
+        produces=(ATOM,),
+    ),
+    Endpoint(
+        "GET",
+        "/api/feed.atom",
+        feed,
+        "admin or poc",
+        "Atom feed of the messages the caller may read, newest first, each linking to its CAP",
+        None,
+        query={"limit": _LIMIT, "before": _BEFORE},
+        produces=(ATOM,),
     ),
 ]
 
