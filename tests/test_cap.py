@@ -615,3 +615,14 @@ async def test_the_api_description_and_media_types_say_cap(api: Api) -> None:
     message = await send(api, early_warning())
     response = await api.call("GET", f"/api/messages/{message['id']}")
     assert response.headers["Vary"] == "Accept"  # the JSON answer too, for caches
+
+
+async def test_a_rehearsals_messages_are_in_no_feed(api: Api) -> None:
+    from tests.test_rehearsals import virtual_drill
+
+    live = await send(api, early_warning())
+    _, report = await virtual_drill(api)
+    assert report["recipients"]  # the rehearsal sent messages
+    for caller in ("admin", "srb-1", "hun-1"):
+        links = [link for _, link in entries(await feed_of(api, caller))]
+        assert [URL(link).name for link in links] == [live["id"]], caller
