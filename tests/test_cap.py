@@ -330,11 +330,9 @@ async def test_a_national_systems_alert_is_an_early_warning_from_its_country(api
     inbox = (await api.json("GET", "/api/inbox", "hun-1"))["messages"]
     assert [m["message"]["id"] for m in inbox] == [message["id"]]
     # its update, with the references a CAP system writes, is information about it
-    ref = f"ians:ROU,{message['id']},2026-11-27T08:20:00+00:00"
-    update = alert(
-        msg_type="Update",
-        head=f"\n  <references>{ref} other,older,2026-11-27T08:00:00+00:00</references>",
-    )
+    ours = f"ians:ROU,{message['id']},2026-11-27T08:20:00+00:00"
+    theirs = "dispecerat@igsu.example.ro,RO-IGSU-2026-0042,2026-11-27T10:20:00+02:00"
+    update = alert(msg_type="Update", head=f"\n  <references>{theirs} {ours}</references>")
     status, info = await post_cap(api, update, "rou-1")
     assert status == 201, info
     assert (info["type"], info["refers_to"]) == ("information", message["id"])

@@ -140,16 +140,21 @@ class _Reader:
         return CapDraft(data, self.lines)
 
     def referred(self, references: etree._Element | None) -> str | None:
-        refs = _text(references).split()
+        """The identifier of the message an Update refers to: of its references, the first
+        that IANS sent (sender `ians:…`), else the first."""
+        refs = [r.split(",") for r in _text(references).split()]
         if not refs:
             self.problem(references, "references", "an Update names the alert it updates")
             return None
-        parts = refs[0].split(",")
-        if len(parts) != 3 or not parts[1]:
-            self.problem(references, "references", f"{refs[0]!r} is not sender,identifier,sent")
+        bad = next((r for r in refs if len(r) != 3 or not r[1]), None)
+        if bad is not None:
+            self.problem(
+                references, "references", f"{','.join(bad)!r} is not sender,identifier,sent"
+            )
             return None
         self.at("refers_to", references)
-        return parts[1]
+        ours = [r for r in refs if r[0].startswith(m.PREFIX)]
+        return (ours or refs)[0][1]
 
     def early_warning(self, info: etree._Element) -> dict[str, Any]:
         content: dict[str, Any] = {}
