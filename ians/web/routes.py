@@ -36,6 +36,7 @@ from ians.web.cap import (
     read_cap_draft,
     wants_cap,
 )
+from ians.web.cap import FORMATS as CAP_FORMATS
 from ians.web.http import QueryParams, check_media_type, read_body, render
 from ians.web.keys import consultations_key, exercises_key, registry_key, tokens_key, tracker_key
 from ians.web.lists import (
@@ -122,7 +123,7 @@ _FORMAT = Param(
     "json (default), csv, md or html", {"type": "string", "enum": list(FORMATS), "default": "json"}
 )
 _CAP_FORMAT = Param(
-    "json (default) or cap", {"type": "string", "enum": ["json", "cap"], "default": "json"}
+    "json (default) or cap", {"type": "string", "enum": list(CAP_FORMATS), "default": "json"}
 )
 _BEFORE = Param(
     "The last id of the previous page: the page after it (the answer's `next` has it)",
