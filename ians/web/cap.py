@@ -23,7 +23,6 @@ from ians.wording import located
 
 JSON = "application/json"
 CAP_XML = cap.MEDIA_TYPE
-__all__ = ["ATOM", "CAP_XML"]
 FORMATS = ("json", "cap")
 
 _draft: TypeAdapter[AnyDraft] = TypeAdapter(MessageDraft)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
+from ians.cap.atom import MEDIA_TYPE as ATOM
 from ians.domain.exercise import ClockKind
 from ians.domain.messages import MessageDraft
 from ians.errors import Forbidden, InvalidInput
@@ -27,7 +28,6 @@ from ians.reports.results import render_results
 from ians.scenarios.loader import KINDS, read_scenario
 from ians.tokens import Principal
 from ians.web.cap import (
-    ATOM,
     CAP_XML,
     Acknowledgements,
     feed,
