@@ -203,7 +203,8 @@ async def test_openapi_documents_the_statuses_and_constrains_the_parameters(api:
     ]:
         responses = paths[path][method]["responses"]
         assert {"400", "408", "413", "415", "422", "503"} <= set(responses), path
-        assert list(paths[path][method]["requestBody"]["content"]) == ["application/json"]
+        accepted = ["application/json"] + ["application/cap+xml"] * (path == "/api/messages")
+        assert list(paths[path][method]["requestBody"]["content"]) == accepted
     assert "409" in paths["/api/exercises/{exercise_id}/stop"]["post"]["responses"]
     assert "409" in paths["/api/messages/{message_id}/ack"]["post"]["responses"]
     assert "409" not in paths["/api/messages/{message_id}"]["get"]["responses"]

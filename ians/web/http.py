@@ -117,22 +117,31 @@ async def read_body(request: web.Request, adapter: TypeAdapter[T], *, empty_ok: 
     Raises BadRequest (also for a body that does not decode as its Content-Encoding says),
     InvalidInput, PayloadTooLarge, RequestTimeout (the body did not all arrive in time).
     """
-    timeout = request.app[body_timeout_key]
-    try:
-        async with asyncio.timeout(timeout):
-            body = await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise PayloadTooLarge(f"the body is over {MAX_BODY} bytes") from exc
-    except TimeoutError:
-        raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
-    except (HttpProcessingError, RequestPayloadError) as exc:
-        raise BrokenBody(_broken(request, exc)) from None
+    body = await read_bytes(request)
     if empty_ok and not body.strip():
         body = b"{}"
     try:
         return adapter.validate_json(body)
     except ValidationError as exc:
         raise invalid_input(exc, body) from None
+
+
+async def read_bytes(request: web.Request) -> bytes:
+    """The request body as it came, whatever its media type.
+
+    Raises BrokenBody (it does not decode as its Content-Encoding says), PayloadTooLarge,
+    RequestTimeout (it did not all arrive in time).
+    """
+    timeout = request.app[body_timeout_key]
+    try:
+        async with asyncio.timeout(timeout):
+            return await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge(f"the body is over {MAX_BODY} bytes") from exc
+    except TimeoutError:
+        raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
+    except (HttpProcessingError, RequestPayloadError) as exc:
+        raise BrokenBody(_broken(request, exc)) from None
 
 
 def _broken(request: web.Request, exc: Exception) -> str:

@@ -27,9 +27,19 @@ _ERRORS = {
 }
 
 
+# bodies that are not JSON: what they are, in place of the JSON body's schema
+_TEXT_BODIES = {
+    "application/cap+xml": {
+        "type": "string",
+        "description": "An OASIS CAP 1.2 alert (XML): Alert for an early warning, Update for"
+        " information about one",
+    }
+}
+
+
 def openapi() -> dict[str, Any]:
     """The OpenAPI 3.1 description of every endpoint."""
-    models = {e.response for e in ENDPOINTS} | {ErrorBody}
+    models = {e.response for e in ENDPOINTS if e.response is not None} | {ErrorBody}
     _, defs = models_json_schema([(m, "serialization") for m in models], ref_template=_REF)
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
     paths: dict[str, Any] = {}
@@ -42,8 +52,9 @@ def openapi() -> dict[str, Any]:
                 str(e.status): {
                     "description": "OK",
                     "content": {
-                        **_json(_ref(e.response.__name__)),
+                        **(_json(_ref(e.response.__name__)) if e.response is not None else {}),
                         **{_bare(media_type(f)): {"schema": {"type": "string"}} for f in e.formats},
+                        **{media: {"schema": {"type": "string"}} for media in e.produces},
                     },
                 },
                 **{
@@ -62,7 +73,9 @@ def openapi() -> dict[str, Any]:
             schemas[name] = body_schema
             op["requestBody"] = {
                 "required": e.method == "POST" and name != "AckBody",
-                "content": {media: {"schema": _ref(name)} for media in e.accepts},
+                "content": {
+                    media: {"schema": _TEXT_BODIES.get(media, _ref(name))} for media in e.accepts
+                },
             }
         params = [
             {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
+from ians.cap.atom import MEDIA_TYPE as ATOM
 from ians.domain.exercise import ClockKind
 from ians.domain.messages import MessageDraft
 from ians.errors import Forbidden, InvalidInput
@@ -26,6 +27,16 @@ from ians.reports.render import render as render_report
 from ians.reports.results import render_results
 from ians.scenarios.loader import KINDS, read_scenario
 from ians.tokens import Principal
+from ians.web.cap import (
+    CAP_XML,
+    Acknowledgements,
+    feed,
+    message_acks,
+    message_as_cap,
+    read_cap_draft,
+    wants_cap,
+)
+from ians.web.cap import FORMATS as CAP_FORMATS
 from ians.web.http import QueryParams, check_media_type, read_body, render
 from ians.web.keys import consultations_key, exercises_key, registry_key, tokens_key, tracker_key
 from ians.web.lists import (
@@ -94,7 +105,7 @@ class Endpoint:
     handler: Handler
     who: Who
     summary: str
-    response: type[BaseModel]
+    response: type[BaseModel] | None  # None: it never answers JSON (see `produces`)
     status: int = 200
     body: Any = None
     body_name: str = ""
@@ -102,6 +113,7 @@ class Endpoint:
     accepts: tuple[str, ...] = ("application/json",)
     errors: tuple[int, ...] = ()
     formats: tuple[str, ...] = ()  # `?format=` choices besides JSON, each its media type
+    produces: tuple[str, ...] = ()  # media types it answers in besides those (CAP, Atom)
 
 
 _LIMIT = Param(
@@ -110,6 +122,9 @@ _LIMIT = Param(
 )
 _FORMAT = Param(
     "json (default), csv, md or html", {"type": "string", "enum": list(FORMATS), "default": "json"}
+)
+_CAP_FORMAT = Param(
+    "json (default) or cap", {"type": "string", "enum": list(CAP_FORMATS), "default": "json"}
 )
 _BEFORE = Param(
     "The last id of the previous page: the page after it (the answer's `next` has it)",
@@ -137,8 +152,11 @@ async def issue_token(request: web.Request, who: Principal | None) -> web.Respon
 
 
 async def send_message(request: web.Request, who: Principal | None) -> web.Response:
-    draft = await read_body(request, _draft)
     assert who is not None
+    if request.content_type == CAP_XML:
+        draft = await read_cap_draft(request, who)
+    else:
+        draft = await read_body(request, _draft)
     if who.poc is not None and draft.sender != who.poc.country:
         raise Forbidden(f"a PoC of {who.poc.country} sends only from {who.poc.country}")
     tracker = request.app[tracker_key]
@@ -157,7 +175,11 @@ async def get_message(request: web.Request, who: Principal | None) -> web.Respon
         chases = [c for c in chases if c.country == who.poc.country]
     if who.poc is not None and not await tracker.readable(who.poc, message):
         raise Forbidden("only the secretariat, the sender and the recipients see a message")
-    return render(MessageView.with_chases(message, chases))
+    if wants_cap(request):
+        return await message_as_cap(request, message)
+    response = render(MessageView.with_chases(message, chases))
+    response.headers["Vary"] = "Accept"  # CAP for Accept: application/cap+xml
+    return response
 
 
 async def inbox(request: web.Request, who: Principal | None) -> web.Response:
@@ -365,6 +387,7 @@ ENDPOINTS: list[Endpoint] = [
         body=MessageDraft,
         body_name="MessageDraft",
         errors=(409,),
+        accepts=("application/json", CAP_XML),  # a CAP 1.2 alert: ians/web/cap.py
     ),
     Endpoint(
         "GET",
@@ -389,8 +412,11 @@ ENDPOINTS: list[Endpoint] = [
         "/api/messages/{message_id}",
         get_message,
         "admin or poc",
-        "A message and, per recipient country, its acknowledgement state",
+        "A message and, per recipient country, its acknowledgement state; or it as a CAP"
+        " 1.2 alert (format=cap, or Accept: application/cap+xml)",
         MessageView,
+        query={"format": _CAP_FORMAT},
+        produces=(CAP_XML,),
     ),
     Endpoint(
         "GET",
@@ -514,6 +540,27 @@ ENDPOINTS: list[Endpoint] = [
         ConsultationResults,
         query={"format": _FORMAT},
         formats=FORMATS[1:],
+    ),
+    # CAP 1.2 (ians/web/cap.py); GET /api/messages/{id} also gives CAP, POST takes it
+    Endpoint(
+        "GET",
+        "/api/messages/{message_id}/acks",
+        message_acks,
+        "admin or poc",
+        "Every acknowledgement of a message: JSON, or (format=cap) each as a CAP Ack in Atom",
+        Acknowledgements,
+        query={"format": _CAP_FORMAT},
+        produces=(ATOM,),
+    ),
+    Endpoint(
+        "GET",
+        "/api/feed.atom",
+        feed,
+        "admin or poc",
+        "Atom feed of the messages the caller may read, newest first, each linking to its CAP",
+        None,
+        query={"limit": _LIMIT, "before": _BEFORE},
+        produces=(ATOM,),
     ),
 ]
 
