@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from ians.channels.compose import Attachments
+from ians.cap import MEDIA_TYPE, message_cap
+from ians.channels.compose import Attachment, Attachments
 from ians.channels.config import ChannelsConfig, resolve_channels
 from ians.channels.email import EmailChannel
 from ians.channels.inbound import ReplyHandler, listen, port_of
@@ -22,6 +23,7 @@ from ians.clock import Clock, SystemClock
 from ians.consultations import Consultations
 from ians.delivery import Channel, Dispatcher
 from ians.domain.contacts import Registry
+from ians.domain.messages import Message
 from ians.domain.policy import PolicyTable
 from ians.errors import IansError
 from ians.exercises import Exercises, SimulatedPocChannel
@@ -31,6 +33,7 @@ from ians.replies import Replies
 from ians.scheduler import TimerWheel
 from ians.settings import Settings, load_settings_file
 from ians.signin import SignIn
+from ians.store import Store
 from ians.store.sqlite import SqliteStore
 from ians.tokens import Tokens
 from ians.tracking import Tracker
@@ -55,7 +58,7 @@ class AppConfig:
         default_factory=lambda: ChannelsConfig("http://127.0.0.1:8080", (), timedelta(seconds=15))
     )
     link_key: str | None = None  # signs acknowledgement links; stored in the database if None
-    attachments: Attachments | None = None  # added to notice e-mails (CAP, once it exists)
+    attachments: Attachments | None = None  # added to notice e-mails; None: the CAP alert
 
     @classmethod
     def from_settings(cls, settings: Settings, registry: Registry) -> AppConfig:
@@ -205,8 +208,9 @@ async def _external_channels(
         opened = await consultations.get(consultation_id)
         return opened.record.name, opened.deadline
 
+    attachments = config.attachments or cap_attachment(store, config.registry)
     email = EmailChannel(
-        settings, store, config.registry, config.clock, links, consultation, config.attachments
+        settings, store, config.registry, config.clock, links, consultation, attachments
     )
     await store.set_channels([(p.id, email.name) for p in config.registry.pocs.values() if p.email])
     log.info(
@@ -218,3 +222,13 @@ async def _external_channels(
     )
     outbox = Outbox(store, config.clock, timers, dispatcher, [email], config.delivery.retries)
     return email, outbox
+
+
+def cap_attachment(store: Store, registry: Registry) -> Attachments:
+    """Every message's e-mail carries the message as a CAP 1.2 alert, `<id>.cap.xml`."""
+
+    async def attach(message: Message) -> list[Attachment]:
+        data = await message_cap(store, registry, message)
+        return [Attachment(f"{message.id}.cap.xml", MEDIA_TYPE, data)]
+
+    return attach

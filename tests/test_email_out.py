@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 
+from ians.cap.xml import NS, SCHEMA_PATH
 from ians.clock import ManualClock
 from ians.domain.contacts import Registry
 from tests.conftest import T0, AppFactory, early_warning
@@ -76,6 +78,21 @@ async def test_a_notice_arrives_with_its_subject_headers_content_and_link(
     by_email = [e for e in delivered if e.get("channel") == "email"]
     assert {e["poc"] for e in by_email} == {"hun-1", "rou-1"}
     assert all(e["answer"].startswith("250") and e["attempt"] == 1 for e in by_email)
+
+
+async def test_a_notice_carries_the_message_as_a_valid_cap_alert(
+    make_api: AppFactory, sink: SmtpSink
+) -> None:
+    api = await make_api(delivery=channels(sink.port))
+    sent = await send(api, to=["HUN"])
+    await settle(api)
+    (mail,) = await sink.wait_for(1)
+    (part,) = [p for p in mail.message.walk() if p.get_filename() == f"{sent['id']}.cap.xml"]
+    assert part.get_content_type() == "application/cap+xml"
+    alert = etree.fromstring(part.get_payload(decode=True))
+    etree.XMLSchema(etree.parse(str(SCHEMA_PATH))).assertValid(alert)
+    assert alert.findtext(f"{{{NS}}}identifier") == sent["id"]
+    assert alert.findtext(f"{{{NS}}}status") == "Exercise"
 
 
 async def test_a_bare_get_of_the_link_does_not_acknowledge_and_the_post_does(

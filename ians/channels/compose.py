@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import functools
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import Header
@@ -48,9 +48,9 @@ class Attachment:
     data: bytes
 
 
-Attachments = Callable[[Message], Sequence[Attachment]]
-"""What to attach to a message's e-mails (CAP: `lambda m: [Attachment(f"{m.id}.cap.xml",
-"application/cap+xml", cap_xml(m))]`)."""
+Attachments = Callable[[Message], Awaitable[Sequence[Attachment]]]
+"""What to attach to a message's e-mails (the server attaches its CAP 1.2 alert,
+`<id>.cap.xml`: `services.cap_attachment`)."""
 
 
 def subject(message: Message, sender_name: str, reminder: bool) -> str:

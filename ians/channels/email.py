@@ -124,7 +124,7 @@ class EmailChannel:
                 if message.sender in self._registry.countries
                 else "the secretariat"
             )
-            attachments = self._attachments(message) if self._attachments else ()
+            attachments = await self._attachments(message) if self._attachments else ()
             made = (
                 render(message, sender, key[1], attachments=attachments),
                 message.sent_at + policy.give_up_after,
