@@ -42,7 +42,8 @@ from common import (
     tmp_db,
 )
 
-from ians.channels.compose import Envelope, envelope_bytes, render
+from ians.cap import MEDIA_TYPE, render_alert
+from ians.channels.compose import Attachment, Envelope, envelope_bytes, render
 from ians.domain.messages import EarlyWarningContent, Message, MessageType, Mode
 
 HERE = Path(__file__).resolve().parent
@@ -120,18 +121,20 @@ async def ians_round(args: argparse.Namespace, n: int) -> tuple[float, float, fl
 
 
 def composed(count: int) -> list[tuple[str, bytes]]:
-    """The e-mails IANS sends for one early warning to `count` PoCs, made the same way."""
+    """The e-mails IANS sends for one early warning to `count` PoCs, made the same way,
+    with the same CAP attachment (whose `addresses` name every recipient country)."""
     content = EarlyWarningContent.model_validate(early_warning("AAA", ["AAB"])["content"])
     message = Message(
         id="ew-0123456789abcdef",
         type=MessageType.EARLY_WARNING,
         mode=Mode.EXERCISE,
         sender="AAA",
-        to=["AAB"],
+        to=country_codes(count + 1)[1:],
         sent_at=datetime.now(UTC),
         content=content,
     )
-    rendered = render(message, "Country AAA", False)
+    cap = Attachment(f"{message.id}.cap.xml", MEDIA_TYPE, render_alert(message))
+    rendered = render(message, "Country AAA", False, attachments=[cap])
     out = []
     for i in range(count):
         to = f"p{i}@c{i}.example"
