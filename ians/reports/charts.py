@@ -14,6 +14,7 @@ from ians.domain.exercise import settled_at
 from ians.reports.facts import ExerciseFacts
 from ians.reports.model import Report
 from ians.reports.page import Figure_, Names, chart_style, new_figure, note, span, svg, when
+from ians.reports.stats import KaplanMeier, kaplan_meier
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
@@ -38,8 +39,11 @@ _MARKS: dict[EventKind | str, tuple[str, str, str, bool]] = {  # label, marker, 
 _TARGET_STYLES = (("#333333", "--"), ("#0072B2", ":"), ("#CC79A7", "-."), ("#56B4E9", "--"))
 _STOPPED_COLOUR = "#D55E00"
 _CAPTIONS = {
-    "ack-times": "Acknowledgement times: share of all recipients acknowledged within a given"
-    " time of sending; vertical lines mark the targets.",
+    "ack-times": "Acknowledgement times: the share acknowledged within a given time of"
+    " sending. The ECDF counts the acknowledged rows only, so it reaches 100% whatever"
+    " was missed; the Kaplan–Meier estimate keeps every row, each one never acknowledged"
+    " counting as followed until the exercise ended (censored, +). Vertical lines mark"
+    " the targets.",
     "by-country": "Per country: recipients acknowledged within target, late, or never.",
     "by-country-time": "Per country: how long it took to acknowledge (within target, late,"
     " or never); vertical lines mark the targets.",
@@ -91,28 +95,68 @@ def _target_lines(ax: Axes, targets: dict[float, list[str]], unit: float) -> Non
         ax.axvline(target / unit, color=colour, linestyle=style, linewidth=1.2, label=label)
 
 
+def ack_curves(report: Report) -> tuple[list[float], KaplanMeier]:
+    """What the acknowledgement-time chart draws: the acknowledged rows' times, ascending
+    (their ECDF), and the Kaplan–Meier estimate over every row, a row never acknowledged
+    being censored at the exercise's end (while it runs: at the latest time it reports)."""
+    rows = report.recipients
+    end = report.exercise.ended_at
+    if end is None:
+        end = max(
+            (t for r in rows for t in (r.sent_at, r.acknowledged_at, r.responded_at) if t),
+            default=report.exercise.started_at,
+        )
+    observations = [
+        (r.ack_seconds, True)
+        if r.ack_seconds is not None
+        else (max(0.0, (end - r.sent_at).total_seconds()), False)
+        for r in rows
+    ]
+    return sorted(t for t, acked in observations if acked), kaplan_meier(observations)
+
+
 def _ack_time_chart(report: Report) -> Figure:
     from matplotlib.ticker import PercentFormatter
 
-    fig, ax = new_figure(3.6)
+    fig, ax = new_figure(3.6, right=3.4)
     ax.set_title("Acknowledgement times", loc="left")
     rows = report.recipients
     if not rows:
         note(ax, "No recipients")
         return fig
-    values = sorted(r.ack_seconds for r in rows if r.ack_seconds is not None)
+    values, km = ack_curves(report)
     targets = _targets(report)
-    top = max([*values, *targets]) * 1.05 or 1.0
+    top = max([*values, *targets, *(t for t, _ in km.censored)]) * 1.05 or 1.0
     unit, unit_name = _unit(top)
     n, k = len(rows), len(values)
+    if k:
+        ax.step(
+            [0.0, *(v / unit for v in values), top / unit],
+            [0.0, *((i + 1) / k for i in range(k)), 1.0],
+            where="post",
+            color="#0072B2",
+            linewidth=1.5,
+            linestyle="--",
+            label=f"ECDF of the {k} acknowledged rows only",
+        )
     ax.step(
-        [0.0, *(v / unit for v in values), top / unit],
-        [0.0, *((i + 1) / n for i in range(k)), k / n],
+        [0.0, *(t / unit for t, _ in km.steps), top / unit],
+        [0.0, *(s for _, s in km.steps), km.steps[-1][1] if km.steps else 0.0],
         where="post",
         color="#009E73",
         linewidth=2,
-        label="acknowledged",
+        label=f"Kaplan–Meier over all {n} rows",
     )
+    if km.censored:
+        ax.plot(
+            [t / unit for t, _ in km.censored],
+            [s for _, s in km.censored],
+            linestyle="none",
+            marker="+",
+            markersize=9,
+            color="#D55E00",
+            label=f"{n - k} never acknowledged,\ncensored at the exercise end",
+        )
     _target_lines(ax, targets, unit)
     if k < n:
         ax.text(
@@ -127,8 +171,8 @@ def _ack_time_chart(report: Report) -> Figure:
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel(f"Time from sending to acknowledgement ({unit_name}, scenario time)")
-    ax.set_ylabel("Recipients acknowledged")
-    ax.legend(loc="lower right", frameon=False)
+    ax.set_ylabel("Share acknowledged")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
     return fig
 
 
