@@ -164,15 +164,19 @@ def test_an_acknowledgement_proves_reach_and_marks_its_channel_replied() -> None
 
 def test_funnels_per_channel() -> None:
     rows = [
-        (Reach({"email": "replied", "inbox": "delivered"}, True, 0, 0), "email"),
-        (Reach({"email": "auto_reply", "inbox": "delivered"}, True, 0, 1), None),
-        (Reach({"email": "bounced", "inbox": "delivered"}, False, 1, 0), "api"),
-        (Reach({"webhook": "failed"}, False, 1, 0), None),
+        (Reach({"email": "replied", "inbox": "delivered"}, True, (("hun-1", "email"),)), "email"),
+        (
+            Reach({"email": "auto_reply", "inbox": "delivered"}, True, (), (("rou-1", "email"),)),
+            None,
+        ),
+        (Reach({"email": "bounced", "inbox": "delivered"}, False, (("aut-1", "email"),)), "api"),
+        (Reach({"webhook": "failed"}, False, (("srb-1", "webhook"),)), None),
     ]
     found = {f.channel: f for f in funnels(rows)}
     assert list(found) == ["email", "inbox", "webhook"]
     e = found["email"]
-    assert (e.sent, e.delivered, e.acknowledged, e.bounced, e.auto_replies) == (3, 2, 1, 1, 1)
+    # HUN's first address bounced before its second answered: one bounce, on a row delivered
+    assert (e.sent, e.delivered, e.acknowledged, e.bounced, e.auto_replies) == (3, 2, 1, 2, 1)
     i = found["inbox"]
     assert (i.sent, i.delivered, i.acknowledged) == (3, 3, 1)
     w = found["webhook"]

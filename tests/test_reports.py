@@ -466,7 +466,7 @@ def test_json_is_the_report_object() -> None:
     facts = drill_facts()
     out = render(build_report(facts), facts, "json")
     assert json.loads(out) == build_report(facts).model_dump(mode="json")
-    assert list(json.loads(out)) == ["exercise", "summary", "by_country", "recipients"]
+    assert list(json.loads(out)) == ["exercise", "summary", "by_country", "recipients", "channels"]
 
 
 def test_csv_is_the_recipients_table() -> None:

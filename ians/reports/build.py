@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime
 
 from ians.domain.chase import Chase, Event, EventKind
 from ians.domain.messages import Message, MessageType
-from ians.reports.channels import NOT_REACHED, Reach, reach
+from ians.reports.channels import NOT_REACHED, Reach, funnels, reach
 from ians.reports.facts import Exercise, ExerciseFacts, SentMessage
 from ians.reports.indicators import RowChecks, indicators
 from ians.reports.model import (
     AckSeconds,
+    ChannelFunnel,
     CountryResult,
     ExerciseSection,
     Indicator,
@@ -33,7 +35,8 @@ def build_report(facts: ExerciseFacts) -> Report:
     out. A country is acknowledged by its first ack, even one after a give-up.
     """
     exercise = facts.exercise
-    checked = checked_rows(facts)
+    reaches = reach(facts.events)
+    checked = checked_rows(facts, reaches)
     rows = [row for row, _ in checked]
     return Report(
         exercise=ExerciseSection(
@@ -52,18 +55,31 @@ def build_report(facts: ExerciseFacts) -> Report:
             _country(country, group) for country, group in sorted(_by_country(checked).items())
         ],
         recipients=rows,
+        channels=[
+            ChannelFunnel(**asdict(f))
+            for f in funnels(
+                [
+                    (reaches.get((r.message_id, r.country), NOT_REACHED), r.acknowledged_via)
+                    for r in rows
+                ]
+            )
+        ],
     )
 
 
-def checked_rows(facts: ExerciseFacts) -> list[Checked]:
-    """The report's rows, in order, each with what the indicators ask of it."""
+def checked_rows(
+    facts: ExerciseFacts, reaches: Mapping[tuple[str, str], Reach] | None = None
+) -> list[Checked]:
+    """The report's rows, in order, each with what the indicators ask of it; `reaches`:
+    `reach(facts.events)`, if already worked out."""
     chases: dict[str, list[Chase]] = defaultdict(list)
     for chase in facts.chases:
         chases[chase.message_id].append(chase)
     responses = _first_responses(facts.messages)
     first_acks = _first_acks(facts.events)
     delivered = _first_deliveries(facts.events)
-    reaches = reach(facts.events)
+    if reaches is None:
+        reaches = reach(facts.events)
     return [
         _row(
             facts.exercise,

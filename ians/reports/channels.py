@@ -67,12 +67,15 @@ class Reach:
 
     channels: dict[str, str]  # channel: outcome, by channel name
     reached: bool
-    bounces: int  # PoC addresses that bounced or failed for good
-    auto_replies: int
-    bounced_pocs: tuple[tuple[str, str], ...] = ()  # (poc, channel) that bounced or failed
+    bounced: tuple[tuple[str, str], ...] = ()  # (poc, channel) that bounced or failed for good
+    auto_replied: tuple[tuple[str, str], ...] = ()  # (poc, channel) that answered automatically
+
+    @property
+    def bounces(self) -> int:
+        return len(self.bounced)
 
 
-NOT_REACHED = Reach({}, False, 0, 0)
+NOT_REACHED = Reach({}, False)
 
 
 def reach(events: Iterable[Event]) -> dict[tuple[str, str], Reach]:
@@ -122,23 +125,22 @@ def _reach(trails: Mapping[tuple[str, str], _PocTrail], via: str | None) -> Reac
     external = {poc for poc, channel in trails if channel != INBOX}
     reached = via is not None
     bounced: list[tuple[str, str]] = []
-    auto_replies = 0
+    auto_replied: list[tuple[str, str]] = []
     for (poc, channel), trail in sorted(trails.items()):
+        if trail.auto_reply:
+            auto_replied.append((poc, channel))
         outcome = trail.outcome()
         if outcome is None:
             continue
         if outcome in ("bounced", "failed"):
-            bounced.append((poc, channel))
-        auto_replies += trail.auto_reply
+            bounced.append((poc, channel))  # this address took no notice
         if outcome in ARRIVED and (channel != INBOX or poc not in external):
             reached = True
         if channel not in channels or OUTCOMES.index(outcome) < OUTCOMES.index(channels[channel]):
             channels[channel] = outcome
     if via is not None and via in VIA_CHANNEL and VIA_CHANNEL[via] in channels:
         channels[VIA_CHANNEL[via]] = "replied"
-    return Reach(
-        dict(sorted(channels.items())), reached, len(bounced), auto_replies, tuple(bounced)
-    )
+    return Reach(dict(sorted(channels.items())), reached, tuple(bounced), tuple(auto_replied))
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,9 @@ class Funnel:
 
 
 def funnels(rows: Sequence[tuple[Reach, str | None]]) -> list[Funnel]:
-    """Per channel, by name: the funnel over `rows`, each its Reach and its `via`."""
+    """Per channel, by name: the funnel over `rows`, each its Reach and the `via` of its
+    acknowledgement. `bounced` and `auto_replies` count addresses (PoCs), not rows: a
+    country whose first address bounced and whose second answered has one of each."""
     names = sorted({c for r, _ in rows for c in r.channels})
     out = []
     for name in names:
@@ -165,8 +169,8 @@ def funnels(rows: Sequence[tuple[Reach, str | None]]) -> list[Funnel]:
                 len(tried),
                 sum(r.channels[name] in ARRIVED for r, _ in tried),
                 sum(via is not None and VIA_CHANNEL.get(via) == name for _, via in tried),
-                sum(r.channels[name] in ("bounced", "failed") for r, _ in tried),
-                sum(r.channels[name] == "auto_reply" for r, _ in tried),
+                sum(c == name for r, _ in tried for _, c in r.bounced),
+                sum(c == name for r, _ in tried for _, c in r.auto_replied),
             )
         )
     return out

@@ -30,6 +30,9 @@ _BAR_COLOURS = {  # Okabe-Ito: readable with colour-blindness
 _RESPONDED = "responded"
 _MARKS: dict[EventKind | str, tuple[str, str, str, bool]] = {  # label, marker, colour, filled
     EventKind.SENT: ("sent", "o", "#0072B2", False),
+    EventKind.DELIVERED: ("delivered (e-mail, webhook)", "s", "#0072B2", False),
+    EventKind.DELIVERY_FAILED: ("bounced or failed", "x", "#D55E00", True),
+    EventKind.AUTO_REPLY: ("automatic reply", "s", "#999999", True),
     EventKind.REMINDED: ("reminded", "v", "#E69F00", True),
     EventKind.ESCALATED: ("escalated", "^", "#CC79A7", True),
     EventKind.ACKNOWLEDGED: ("acknowledged", "o", "#009E73", True),
@@ -47,10 +50,11 @@ _CAPTIONS = {
     "by-country": "Per country: recipients acknowledged within target, late, or never.",
     "by-country-time": "Per country: how long it took to acknowledge (within target, late,"
     " or never); vertical lines mark the targets.",
-    "timeline": "Timeline in scenario time: per country, one lane per message (labelled with"
-    " its inject), when it was sent, reminded, escalated, acknowledged or given up, and when"
-    " the country answered an assistance request; grey lines show how long each country"
-    " was chased.",
+    "timeline": "Swim lanes in scenario time: per country, one lane per message (labelled"
+    " with its inject), when it was sent, delivered by e-mail or webhook (or bounced, or"
+    " answered automatically), reminded, escalated (to whom), acknowledged (by whom and"
+    " how) or given up, and when the country answered an assistance request; grey lines"
+    " show how long each country was chased.",
 }
 
 
@@ -286,6 +290,7 @@ class Lanes:
     country_labels: list[tuple[float, str]]  # (centre of the country's lanes, `HUN Hungary`)
     title: str
     inches: float  # of height per unit of position
+    packed: bool = False  # each country's lanes share one row, unlabelled
 
 
 def timeline_lanes(facts: ExerciseFacts, names: Names) -> Lanes:
@@ -330,7 +335,7 @@ def timeline_lanes(facts: ExerciseFacts, names: Names) -> Lanes:
     exercise = facts.exercise
     if exercise.state == "stopped" and exercise.ended_at is not None:
         title += f": stopped at {when(exercise.ended_at)}, before it completed"
-    return Lanes(y, lane_labels, country_labels, title, 0.35 if packed else 0.2)
+    return Lanes(y, lane_labels, country_labels, title, 0.35 if packed else 0.2, packed)
 
 
 def timeline_responses(report: Report, lanes: Lanes) -> list[tuple[datetime, float]]:
@@ -341,6 +346,27 @@ def timeline_responses(report: Report, lanes: Lanes) -> list[tuple[datetime, flo
         lane = lanes.y.get((r.message_id, r.country))
         if r.responded_at is not None and lane is not None:
             out.append((r.responded_at, lane))
+    return out
+
+
+def timeline_notes(facts: ExerciseFacts, lanes: Lanes) -> list[tuple[datetime, float, str]]:
+    """The words beside the timeline's marks (scenario time, lane, text): to whom each
+    escalation went (`→ hun-2`), and who acknowledged first for the country and how
+    (`hun-2 · email`)."""
+    exercise = facts.exercise
+    out = []
+    acked: set[tuple[str, str]] = set()
+    for e in facts.events:
+        key = (e.message_id, e.country or "")
+        lane = lanes.y.get(key)
+        if lane is None or e.poc is None:
+            continue
+        if e.kind is EventKind.ESCALATED:
+            out.append((exercise.scenario_time(e.at), lane, f"→ {e.poc}"))
+        elif e.kind is EventKind.ACKNOWLEDGED and key not in acked:
+            acked.add(key)
+            via = e.detail.get("via", "api")
+            out.append((exercise.scenario_time(e.at), lane, f"{e.poc} · {via}"))
     return out
 
 
@@ -372,6 +398,8 @@ def _timeline_chart(report: Report, facts: ExerciseFacts, names: Names) -> Figur
         lane = lanes.y.get((e.message_id, e.country or ""))
         if e.kind not in _MARKS or e.kind is EventKind.SENT or lane is None:
             continue  # `sent` is one event per message: each chase marks its own start
+        if e.kind is EventKind.DELIVERED and e.detail.get("channel", "inbox") == "inbox":
+            continue  # the inbox entry comes with the sending: only other channels' arrivals
         # one mark per reminder step (not per PoC reminded), per PoC reached, per country ack
         key: tuple[object, ...] = (e.kind, e.message_id, e.country)
         if e.kind is not EventKind.ACKNOWLEDGED:
@@ -401,6 +429,17 @@ def _timeline_chart(report: Report, facts: ExerciseFacts, names: Names) -> Figur
         end = x(exercise.scenario_time(settled)) if settled else horizon
         lines.append([(start, lane), (end, lane)])
     ax.add_collection(LineCollection(lines, colors="#9CA3AF", linewidths=1.5, alpha=0.6, zorder=1))
+    if not lanes.packed:  # room to say who and how
+        for at, lane, text in timeline_notes(facts, lanes):
+            ax.annotate(
+                text,
+                (x(at), lane),
+                xytext=(4, -8) if text.startswith("→") else (4, 3),  # escalations below
+                textcoords="offset points",
+                fontsize=6,
+                color="#444444",
+                zorder=4,
+            )
     for kind, (_, marker, colour, filled) in _MARKS.items():
         px, py = points[kind]
         if px:  # markers of a line, not a scatter: one SVG symbol, reused (much faster)

@@ -121,8 +121,20 @@ class RecipientRow(_Part):
     channels: dict[str, str] = {}  # each channel's outcome: {"email": "bounced", …}
 
 
+class ChannelFunnel(_Part):
+    """One channel over the exercise's rows: tried → arrived → acknowledged through it."""
+
+    channel: str
+    sent: int
+    delivered: int
+    acknowledged: int
+    bounced: int
+    auto_replies: int
+
+
 class Report(_Part):
     exercise: ExerciseSection
     summary: Summary
     by_country: list[CountryResult]
     recipients: list[RecipientRow]
+    channels: list[ChannelFunnel] = []

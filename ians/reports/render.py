@@ -277,6 +277,7 @@ def _people_tables(report: Report, names: Names) -> list[Table]:
             ],
         ),
     ]
+    tables += _channel_tables(report, names)
     if requests:
         tables.append(
             _listed(
@@ -294,6 +295,62 @@ def _people_tables(report: Report, names: Names) -> list[Table]:
             )
         )
     return tables
+
+
+_OUTCOME_WORDS = {
+    "replied": "answered",
+    "auto_reply": "automatic reply",
+    "delivered": "delivered",
+    "bounced": "bounced",
+    "failed": "failed",
+    "retrying": "retrying",
+}
+
+
+def _channel_tables(report: Report, names: Names) -> list[Table]:
+    """The funnel per channel, then how each row was reached and answered (the rows not
+    reached first)."""
+    funnel = Table(
+        "Channels",
+        (
+            "Channel",
+            "Sent",
+            "Delivered",
+            "Acknowledged through it",
+            "Bounced or failed",
+            "Auto-replies",
+        ),
+        [
+            (
+                f.channel,
+                str(f.sent),
+                str(f.delivered),
+                str(f.acknowledged),
+                str(f.bounced),
+                str(f.auto_replies),
+            )
+            for f in report.channels
+        ],
+        numeric=frozenset(range(1, 6)),
+        empty="No delivery recorded.",
+    )
+    rows = sorted(report.recipients, key=lambda r: (r.reached, r.acknowledged_at is not None))
+    how = _listed(
+        "How each recipient was reached and answered",
+        ("Inject", "Country", "Reached", "Channels", "Answered", "By"),
+        [
+            (
+                _inject(r),
+                names.country(r.country),
+                "yes" if r.reached else "no",
+                ", ".join(f"{c} {_OUTCOME_WORDS.get(o, o)}" for c, o in r.channels.items()) or "—",
+                r.acknowledged_via or "never",
+                r.acknowledged_by or "—",
+            )
+            for r in rows
+        ],
+    )
+    return [funnel, how]
 
 
 def _markdown(report: Report, names: Names) -> str:
