@@ -134,6 +134,12 @@ ENDPOINTS = [
     ),
     (
         "POST",
+        "/api/pocs/rou-1/confirm-details",
+        None,
+        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 403, "rou-1": 200, "admin": 200},
+    ),
+    (
+        "POST",
         "/api/messages",
         early_warning(),
         {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 403, "srb-2": 201, "admin": 201},
