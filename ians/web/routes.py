@@ -143,7 +143,9 @@ async def countries(request: web.Request, who: Principal | None) -> web.Response
 
 async def pocs(request: web.Request, who: Principal | None) -> web.Response:
     registry = request.app[registry_key]
-    return render(Pocs(points_of_contact=[PocView.of(p) for p in registry.pocs.values()]))
+    confirmed = await request.app[tracker_key].store.contact_confirmations()
+    views = [PocView.of(p, confirmed.get(p.id)) for p in registry.pocs.values()]
+    return render(Pocs(points_of_contact=views))
 
 
 async def issue_token(request: web.Request, who: Principal | None) -> web.Response:

@@ -50,9 +50,12 @@ class PocView(_View):
     webhook: str | None
     hours: str
     languages: list[str]
+    details_confirmed_at: datetime | None = Field(
+        None, description="when the PoC last confirmed its contact details are up to date"
+    )
 
     @classmethod
-    def of(cls, poc: PointOfContact) -> PocView:
+    def of(cls, poc: PointOfContact, confirmed_at: datetime | None = None) -> PocView:
         return cls(
             id=poc.id,
             country=poc.country,
@@ -63,6 +66,7 @@ class PocView(_View):
             webhook=poc.webhook,
             hours=str(poc.hours),
             languages=list(poc.languages),
+            details_confirmed_at=confirmed_at,
         )
 
 
