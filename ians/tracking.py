@@ -25,6 +25,7 @@ from ians.domain.messages import (
 )
 from ians.domain.policy import AckPolicy, PolicyTable
 from ians.errors import InvalidInput
+from ians.live import Live
 from ians.scheduler import TimerWheel
 from ians.store import AckResult, Store
 
@@ -45,6 +46,7 @@ class Tracker:
         timers: TimerWheel,
         dispatcher: Dispatcher,
         policies: PolicyTable | None = None,
+        live: Live | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -52,6 +54,7 @@ class Tracker:
         self.timers = timers
         self.dispatcher = dispatcher
         self.policies = policies or PolicyTable()
+        self.live = live or Live()  # told of every change once committed (the live pages)
         self.settled: list[Settled] = []  # told of chases that ended, e.g. to complete exercises
         # told of each message once stored, with its inject, before anything else awaits
         self.sent: list[Callable[[Message, str | None], None]] = []
@@ -130,6 +133,9 @@ class Tracker:
             self.timers.disarm((CHASE, acknowledged.id))
         for listener in self.sent:
             listener(message, inject)
+        self.live.publish(message.id, chases, message)
+        if acknowledged is not None:  # the response acknowledged the request it answers
+            self.live.publish(acknowledged.message_id, [acknowledged])
         self.timers.arm_many(
             (c.next_due_at, (CHASE, c.id)) for c in chases if c.next_due_at and c.id
         )
@@ -192,6 +198,7 @@ class Tracker:
                 poc,
                 ", late (after the give-up)" if result.chase.gave_up_at is not None else "",
             )
+            self.live.publish(message_id, [result.chase])
             await self._tell_settled([result.chase])
         return result
 
@@ -215,6 +222,8 @@ class Tracker:
                         Notice(NoticeKind.MESSAGE, e.message_id, e.poc, f.chase.country, e.at)
                     )
         self.dispatcher.submit(notices)
+        for f in fired:
+            self.live.publish(f.chase.message_id, [f.chase])
         await self._tell_settled(
             [f.chase for f in fired if f.chase.status is not ChaseStatus.PENDING]
         )

@@ -74,6 +74,18 @@ class ExerciseQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSession:
+    """A signed-in browser: `key_hash` is the SHA-256 of its cookie; `poc` None is the
+    secretariat; `csrf` the token its forms carry."""
+
+    key_hash: str
+    poc: str | None
+    csrf: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Fired:
     """A chase after its due steps were applied, with the events they made."""
 
@@ -355,3 +367,16 @@ class Store(ABC):
     @abstractmethod
     async def details_confirmed(self) -> dict[str, datetime]:
         """The latest confirmation of each PoC that ever confirmed, by PoC id."""
+
+    # --- the web pages' sessions ---------------------------------------------------------
+    @abstractmethod
+    async def add_session(self, session: WebSession) -> None:
+        """Store a session (durably); sessions expired by its start may be dropped."""
+
+    @abstractmethod
+    async def web_session(self, key_hash: str) -> WebSession | None:
+        """The session with this cookie hash, expired or not; None when there is none."""
+
+    @abstractmethod
+    async def end_session(self, key_hash: str) -> None:
+        """Forget the session (signing out); nothing happens for an unknown one."""

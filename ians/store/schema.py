@@ -184,4 +184,15 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (poc_id, confirmed_at)
     ) WITHOUT ROWID;
     """,
+    # version 9: sessions of the web pages (the hash of each cookie, never the cookie)
+    """
+    CREATE TABLE IF NOT EXISTS web_sessions (
+        key_hash TEXT PRIMARY KEY,
+        poc TEXT,
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS web_sessions_expiry ON web_sessions (expires_at);
+    """,
 ]

@@ -30,7 +30,7 @@ from ians.errors import (
     UnknownMessage,
 )
 from ians.reports.facts import ExerciseFacts, SentMessage
-from ians.store import batches, outbox
+from ians.store import batches, outbox, web
 from ians.store.base import (
     AckResult,
     Delivery,
@@ -39,6 +39,7 @@ from ians.store.base import (
     InboxItem,
     MessageQuery,
     Store,
+    WebSession,
 )
 from ians.store.rows import (
     CHASE_COLUMNS,
@@ -470,6 +471,22 @@ class SqliteStore(Store):
 
     async def set_meta_value(self, key: str, value: str) -> None:
         await self._write(batches.set_meta, (key, value))
+
+    async def add_session(self, session: WebSession) -> None:
+        await self._write(web.add_session, session)
+
+    async def web_session(self, key_hash: str) -> WebSession | None:
+        rows = await self._rows(
+            "SELECT poc, csrf, created_at, expires_at FROM web_sessions WHERE key_hash = ?",
+            (key_hash,),
+        )
+        if not rows:
+            return None
+        poc, csrf, created, expires = rows[0]
+        return WebSession(key_hash, poc, csrf, from_us(created), from_us(expires))
+
+    async def end_session(self, key_hash: str) -> None:
+        await self._write(web.end_session, key_hash)
 
 
 # the message was sent by the country, or reached one of its PoCs
