@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from ians.clock import Clock
+from ians.console import StepLog
 from ians.delivery import Dispatcher, Notice, NoticeKind
 from ians.domain.chase import Chase, ChaseStatus, Event, EventKind, Via, start_chase
 from ians.domain.contacts import PointOfContact, Registry
@@ -60,6 +61,7 @@ class Tracker:
         self.sent: list[Callable[[Message, str | None], None]] = []
         # the policy of a reply to an exercise's message; raises if the exercise was stopped
         self.exercise_replies: ReplyPolicy | None = None
+        self.steps = StepLog(log)  # one console line per chase step, a count past a burst
         timers.handle(CHASE, self.fire_due)
 
     async def recover(self) -> int:
@@ -191,7 +193,8 @@ class Tracker:
         if result.chase.status is not ChaseStatus.PENDING and result.chase.id is not None:
             self.timers.disarm((CHASE, result.chase.id))
         if not result.repeated:
-            log.info(
+            self.steps.info(
+                "acknowledged",
                 "chase %s %s: acknowledged by %s%s",
                 message_id,
                 result.chase.country,
@@ -210,7 +213,7 @@ class Tracker:
             if f.chase.next_due_at is not None and f.chase.id is not None:
                 self.timers.arm((CHASE, f.chase.id), f.chase.next_due_at)
             for e in f.events:
-                log_step(e, f.chase)
+                log_step(self.steps, e, f.chase)
                 if e.poc is None:
                     continue
                 if e.kind is EventKind.REMINDED:
@@ -234,7 +237,7 @@ class Tracker:
                 await listener(chases)
 
 
-def log_step(event: Event, chase: Chase) -> None:
+def log_step(steps: StepLog, event: Event, chase: Chase) -> None:
     """One console line for a chase step: message, country, PoC."""
     if event.kind is EventKind.REMINDED:
         what = f"reminded {event.poc} (reminder {event.detail.get('reminder')})"
@@ -242,4 +245,4 @@ def log_step(event: Event, chase: Chase) -> None:
         what = f"escalated to {event.poc} (escalation {event.detail.get('escalation')})"
     else:
         what = f"gave up (reached {', '.join(chase.reached_pocs)})"
-    log.info("chase %s %s: %s", event.message_id, event.country, what)
+    steps.info(event.kind.value, "chase %s %s: %s", event.message_id, event.country, what)
