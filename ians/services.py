@@ -34,7 +34,8 @@ from ians.scheduler import TimerWheel
 from ians.settings import Settings, load_settings_file
 from ians.signin import SignIn
 from ians.store import Store
-from ians.store.sqlite import SqliteStore
+from ians.store.backends import open_store
+from ians.store.postgres import DEFAULT_LEASE
 from ians.tokens import Tokens
 from ians.tracking import Tracker
 
@@ -53,6 +54,7 @@ class AppConfig:
     channels: list[Channel] = field(default_factory=list)  # beside the inbox
     run_timers: bool = True
     synchronous: str = "FULL"
+    lease: timedelta = DEFAULT_LEASE  # on PostgreSQL: how long a claim outlives its node
     body_timeout: float = 15.0
     delivery: ChannelsConfig = field(
         default_factory=lambda: ChannelsConfig("http://127.0.0.1:8080", (), timedelta(seconds=15))
@@ -68,7 +70,8 @@ class AppConfig:
         link_key = settings.link_key
         return cls(
             registry=registry,
-            db=str(settings.db),
+            db=settings.db,
+            lease=timedelta(seconds=settings.lease),
             admin_token=token.get_secret_value() if token is not None else None,
             policies=PolicyTable(overrides=file.policies),
             synchronous=settings.synchronous,
@@ -98,7 +101,7 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
 
     On exit: timers stop, pending deliveries finish, the store closes.
     """
-    store = await SqliteStore.open(config.db, synchronous=config.synchronous)
+    store = await open_store(config.db, synchronous=config.synchronous, lease=config.lease)
     listener: asyncio.Server | None = None
     replies: Replies | None = None
     outbox: Outbox | None = None
@@ -191,7 +194,7 @@ async def _inbound(
 
 async def _external_channels(
     config: AppConfig,
-    store: SqliteStore,
+    store: Store,
     timers: TimerWheel,
     dispatcher: Dispatcher,
     links: Links,

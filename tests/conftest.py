@@ -3,7 +3,7 @@ the tracker over them, and the real app on a loopback server."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,11 @@ from ians.delivery import Dispatcher
 from ians.domain.contacts import Registry
 from ians.domain.policy import PolicyOverride, PolicyTable
 from ians.scheduler import TimerWheel
+from ians.store.backends import open_store
 from ians.store.sqlite import SqliteStore
 from ians.tracking import Tracker
 from ians.web.app import AppConfig, create_app
+from tests import pg
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # a Friday
 ADMIN_TOKEN = "test-admin-token"
@@ -68,10 +70,37 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "ians.db"
 
 
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str | None]:
+    """This session's PostgreSQL database (its URL), None when PostgreSQL is not reachable."""
+    url = pg.create_database()
+    yield url
+    if url is not None:
+        pg.drop_database(url)
+
+
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
-    store = await SqliteStore.open(db_path)
-    yield store
+def pg_url(pg_database: str | None) -> str:
+    """A fresh schema of its own on PostgreSQL, as a `--db` URL (skips without PostgreSQL)."""
+    if pg_database is None:
+        pytest.skip("PostgreSQL is not reachable at " + pg.SERVER)
+    return pg.new_schema(pg_database)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, db_path: Path) -> str:
+    """The database of a contract test, once on each backend: a SQLite file, a URL."""
+    if request.param == "sqlite":
+        return str(db_path)
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+async def store(db: str) -> AsyncIterator[SqliteStore]:
+    """The store of a contract test, on each backend (typed as SQLite's for the tests)."""
+    store = await open_store(db)
+    yield store  # type: ignore[misc]
     await store.close()
 
 
