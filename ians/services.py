@@ -28,6 +28,7 @@ from ians.domain.policy import PolicyTable
 from ians.errors import IansError
 from ians.exercises import Exercises, SimulatedPocChannel
 from ians.links import Links
+from ians.nodes import Nodes
 from ians.outbox import Outbox
 from ians.replies import Replies
 from ians.scheduler import TimerWheel
@@ -35,7 +36,7 @@ from ians.settings import Settings, load_settings_file
 from ians.signin import SignIn
 from ians.store import Store
 from ians.store.backends import open_store
-from ians.store.postgres import DEFAULT_LEASE
+from ians.store.postgres import DEFAULT_LEASE, PostgresStore
 from ians.tokens import Tokens
 from ians.tracking import Tracker
 
@@ -93,6 +94,7 @@ class Services:
     replies: Replies | None = None  # None when the inbound listener is off
     inbound_port: int | None = None
     signin: SignIn | None = None
+    nodes: Nodes | None = None  # on PostgreSQL: the timers and news shared with other nodes
 
 
 @asynccontextmanager
@@ -107,6 +109,7 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
     outbox: Outbox | None = None
     mailbox: SimulatedMailbox | None = None
     signin: SignIn | None = None
+    nodes: Nodes | None = None
     timers = TimerWheel(config.clock)
     dispatcher = Dispatcher(store, config.registry, config.clock, config.channels)
     try:
@@ -127,6 +130,9 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
         running = await exercises.recover() + await consultations.recover()
         if outbox is not None:
             await outbox.recover()
+        if isinstance(store, PostgresStore):
+            nodes = Nodes(store, config.clock, timers, tracker, outbox, tokens=tokens)
+            await nodes.start()
         replies, listener = await _inbound(email, tracker, exercises.simulates)
         signin = SignIn(links, config.registry, config.clock, email)
         if email is not None and listener is not None:
@@ -156,8 +162,11 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
             replies,
             port_of(listener) if listener is not None else None,
             signin,
+            nodes,
         )
     finally:
+        if nodes is not None:
+            await nodes.close()
         if mailbox is not None:
             await mailbox.sender.close()
         if signin is not None:

@@ -87,10 +87,19 @@ def pg_url(pg_database: str | None) -> str:
     return pg.new_schema(pg_database)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, db_path: Path) -> str:
-    """The database of a contract test, once on each backend: a SQLite file, a URL."""
-    if request.param == "sqlite":
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test of the store runs on each backend; one of the API only in a module that sets
+    `BOTH_BACKENDS = True` (every API test twice would double the suite's time)."""
+    if "db" not in metafunc.fixturenames:
+        return
+    both = "store" in metafunc.fixturenames or getattr(metafunc.module, "BOTH_BACKENDS", False)
+    metafunc.parametrize("backend", ["sqlite", "postgres"] if both else ["sqlite"])
+
+
+@pytest.fixture
+def db(backend: str, request: pytest.FixtureRequest, db_path: Path) -> str:
+    """The database of a test on `backend`: a SQLite file, or a fresh PostgreSQL schema."""
+    if backend == "sqlite":
         return str(db_path)
     url: str = request.getfixturevalue("pg_url")
     return url
@@ -176,13 +185,13 @@ AppFactory = Callable[..., Awaitable[Api]]
 
 
 @pytest.fixture
-def make_api(
-    aiohttp_client: Any, registry: Registry, clock: ManualClock, db_path: Path
-) -> AppFactory:
+def make_api(aiohttp_client: Any, registry: Registry, clock: ManualClock, db: str) -> AppFactory:
+    """The real app on a loopback server, on each backend (`db`)."""
+
     async def make(**config: Any) -> Api:
         settings = {
             "registry": registry,
-            "db": str(db_path),
+            "db": db,
             "admin_token": ADMIN_TOKEN,
             "clock": clock,
             "run_timers": False,

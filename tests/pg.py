@@ -57,3 +57,12 @@ def new_schema(database: str) -> str:
     name = f"t{next(_schemas)}"
     _admin(f"CREATE SCHEMA {name}", database)
     return f"{database}?search_path={name}"
+
+
+async def everything(url: str) -> list[asyncpg.Record]:
+    """Every row of the tokens and meta tables of the schema at `url` (to look for secrets)."""
+    conn = await asyncpg.connect(url)
+    try:
+        return [*await conn.fetch("SELECT * FROM tokens"), *await conn.fetch("SELECT * FROM meta")]
+    finally:
+        await conn.close()

@@ -24,20 +24,20 @@ import json
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from ians.domain.chase import Chase, Event, Via
+from ians.domain.chase import Chase, Event, EventKind, Via
 from ians.domain.consultation import Answers, Invitation, Response
 from ians.domain.exercise import Exercise
 from ians.domain.messages import Message
 from ians.domain.outbox import Attempt, OutboxNotice
 from ians.domain.policy import AckPolicy
-from ians.errors import IansError, UnknownExercise, UnknownMessage
+from ians.errors import IansError, InvalidInput, UnknownExercise, UnknownMessage
 from ians.reports.facts import ExerciseFacts, SentMessage
 from ians.store import pg_writes as w
 from ians.store.base import (
@@ -78,6 +78,7 @@ log = logging.getLogger(__name__)
 URL_SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_LEASE = timedelta(seconds=10)
 POOL_SIZE = 10
+NOTIFY_BYTES = 7000  # of events in one notification (PostgreSQL takes up to 8000)
 _MIGRATION_LOCK = 0x1A5514  # an advisory lock: nodes starting together migrate one at a time
 
 Listener = Callable[[str], None]
@@ -89,6 +90,8 @@ def is_postgres_url(db: str) -> bool:
 
 
 class PostgresStore(Store):
+    shared = True
+
     def __init__(
         self, pool: asyncpg.Pool, url: str, settings: dict[str, str], schema: str, lease: timedelta
     ) -> None:
@@ -99,6 +102,7 @@ class PostgresStore(Store):
         self.node = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.timers_channel = f"ians_{schema}_timers"
         self.events_channel = f"ians_{schema}_events"
+        self.tokens_channel = f"ians_{schema}_tokens"
         self._listen: asyncpg.Connection | None = None
         self._listeners: dict[str, list[Listener]] = {}
 
@@ -138,11 +142,17 @@ class PostgresStore(Store):
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[Conn]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield conn
+        with _text_checked():
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield conn
 
     async def _rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in await self._pool.fetch(sql, *args)]
+        with _text_checked():
+            return [tuple(r) for r in await self._pool.fetch(sql, *args)]
+
+    async def _value(self, sql: str, *args: Any) -> Any:
+        with _text_checked():
+            return await self._pool.fetchval(sql, *args)
 
     # --- notifications between nodes ---------------------------------------------------
     async def listen(self, channel: str, listener: Listener) -> None:
@@ -189,6 +199,24 @@ class PostgresStore(Store):
         """Send `payload` on `channel` when `conn`'s transaction commits."""
         await conn.execute("SELECT pg_notify($1, $2)", channel, f"{self.node} {payload}")
 
+    async def publish(self, conn: Conn, events: Sequence[Event]) -> None:
+        """Tell the other nodes of these events when `conn`'s transaction commits (in
+        notifications under PostgreSQL's 8000-byte bound; ians/nodes.py reads them)."""
+        batch: list[str] = []
+        size = 0
+        for e in events:
+            item = json.dumps(
+                [to_us(e.at), e.kind.value, e.message_id, e.country, e.poc,
+                 None if e.due_at is None else to_us(e.due_at), dict(e.detail) or None]
+            )  # fmt: skip
+            if batch and size + len(item) > NOTIFY_BYTES:
+                await self.notify(conn, self.events_channel, f"[{','.join(batch)}]")
+                batch, size = [], 0
+            batch.append(item)
+            size += len(item) + 1
+        if batch:
+            await self.notify(conn, self.events_channel, f"[{','.join(batch)}]")
+
     async def _notify_due(self, conn: Conn, chases: Sequence[Chase]) -> None:
         due = [c.next_due_at for c in chases if c.next_due_at is not None]
         if due:
@@ -214,6 +242,7 @@ class PostgresStore(Store):
                 token_hash,
                 to_us(at),
             )
+            await self.notify(conn, self.tokens_channel, poc)  # the old token stops everywhere
 
     # --- messages -------------------------------------------------------------------------
     async def add_message(
@@ -322,7 +351,10 @@ class PostgresStore(Store):
         via: Via = Via.API,
     ) -> AckResult:
         async with self._tx() as conn:
-            return await w.acknowledge(conn, message_id, poc, now, note, simulated, via)
+            result = await w.acknowledge(conn, message_id, poc, now, note, simulated, via)
+            if not result.repeated:
+                await self.publish(conn, [_acknowledged(result, message_id, poc)])
+        return result
 
     # --- timers ---------------------------------------------------------------------------
     async def pending_timers(self) -> list[tuple[datetime, int]]:
@@ -339,6 +371,7 @@ class PostgresStore(Store):
             )
             fired = await w.fire(conn, rows, now)
             await self._notify_due(conn, [f.chase for f in fired])
+            await self.publish(conn, [e for f in fired for e in f.events])
         return fired
 
     async def fire_due(self, now: datetime, limit: int) -> list[Fired]:
@@ -353,11 +386,12 @@ class PostgresStore(Store):
             )
             fired = await w.fire(conn, rows, now)
             await self._notify_due(conn, [f.chase for f in fired])
+            await self.publish(conn, [e for f in fired for e in f.events])
         return fired
 
     async def next_chase_due(self) -> datetime | None:
         """When the earliest step of any pending chase is due."""
-        us = await self._pool.fetchval("SELECT min(next_due_at) FROM chases")
+        us = await self._value("SELECT min(next_due_at) FROM chases")
         return None if us is None else from_us(us)
 
     # --- facts ------------------------------------------------------------------------------
@@ -546,7 +580,7 @@ class PostgresStore(Store):
         return [notice_of(tuple(r)) for r in rows]
 
     async def next_notice_due(self) -> datetime | None:
-        us = await self._pool.fetchval(
+        us = await self._value(
             "SELECT min(greatest(next_attempt_at, coalesce(claimed_until, 0))) FROM outbox"
             " WHERE next_attempt_at IS NOT NULL"
         )
@@ -573,29 +607,48 @@ class PostgresStore(Store):
             return await w.record_bounce(conn, notice_id, at, answer, permanent)
 
     async def claim_once(self, key: str) -> bool:
-        inserted = await self._pool.fetchval(
+        inserted = await self._value(
             "INSERT INTO meta (key, value) VALUES ($1, 'used') ON CONFLICT DO NOTHING RETURNING 1",
             f"claimed:{key}",
         )
         return inserted is not None
 
     async def message_policy(self, message_id: str) -> AckPolicy:
-        stored = await self._pool.fetchval("SELECT policy FROM messages WHERE id = $1", message_id)
+        stored = await self._value("SELECT policy FROM messages WHERE id = $1", message_id)
         if stored is None:
             raise UnknownMessage(message_id)
         return parsed_policy(stored)
 
     async def meta_value(self, key: str) -> str | None:
-        value = await self._pool.fetchval("SELECT value FROM meta WHERE key = $1", key)
+        value = await self._value("SELECT value FROM meta WHERE key = $1", key)
         return None if value is None else str(value)
 
     async def set_meta_value(self, key: str, value: str) -> None:
-        await self._pool.execute(
-            "INSERT INTO meta (key, value) VALUES ($1, $2)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            key,
-            value,
-        )
+        async with self._tx() as conn:
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                key,
+                value,
+            )
+
+
+@contextmanager
+def _text_checked() -> Iterator[None]:
+    """PostgreSQL's text cannot hold U+0000, which SQLite's can: refused as bad input."""
+    try:
+        yield
+    except asyncpg.CharacterNotInRepertoireError:
+        raise InvalidInput(
+            "text may not contain the NUL character (U+0000): the database cannot store it"
+        ) from None
+
+
+def _acknowledged(result: AckResult, message_id: str, poc: str) -> Event:
+    """The news of an acknowledgement, for live pages on the other nodes."""
+    detail = {"status": result.chase.status.value}
+    return Event(result.acknowledged_at, EventKind.ACKNOWLEDGED, message_id,
+                 result.chase.country, poc, None, detail)  # fmt: skip
 
 
 class Where:
