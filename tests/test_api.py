@@ -141,6 +141,12 @@ ENDPOINTS = [
     ),
     (
         "POST",
+        "/api/pocs/rou-1/confirm-details",
+        None,
+        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 403, "rou-1": 200, "admin": 200},
+    ),
+    (
+        "POST",
         "/api/messages",
         early_warning(),
         {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 403, "srb-2": 201, "admin": 201},
@@ -149,7 +155,7 @@ ENDPOINTS = [
         "GET",
         "/api/messages/{id}",
         None,
-        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 403, "hun-1": 200, "srb-2": 200, "admin": 200},
+        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 200, "hun-1": 200, "srb-2": 200, "admin": 200},
     ),
     ("GET", "/api/inbox", None, {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 200, "admin": 403}),
     ("GET", "/api/messages", None, {NO_TOKEN: 401, BAD_TOKEN: 401, "rou-1": 200, "admin": 200}),

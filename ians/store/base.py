@@ -350,3 +350,12 @@ class Store(ABC):
     @abstractmethod
     async def claim_once(self, key: str) -> bool:
         """True the first time `key` is claimed, False ever after (a one-time link)."""
+
+    # --- contact details ----------------------------------------------------------------
+    @abstractmethod
+    async def confirm_details(self, poc: str, at: datetime) -> None:
+        """Record that the PoC confirmed its contact details at `at` (every one is kept)."""
+
+    @abstractmethod
+    async def details_confirmed(self) -> dict[str, datetime]:
+        """The latest confirmation of each PoC that ever confirmed, by PoC id."""

@@ -176,4 +176,12 @@ MIGRATIONS: list[str] = [
         WHERE next_attempt_at IS NOT NULL;
     CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id, poc);
     """,
+    # version 8: a PoC confirms that its contact details in the registry are up to date
+    """
+    CREATE TABLE IF NOT EXISTS detail_confirmations (
+        poc_id TEXT NOT NULL,
+        confirmed_at INTEGER NOT NULL,
+        PRIMARY KEY (poc_id, confirmed_at)
+    ) WITHOUT ROWID;
+    """,
 ]

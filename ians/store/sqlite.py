@@ -455,6 +455,15 @@ class SqliteStore(Store):
             raise UnknownMessage(message_id)
         return batches.parsed_policy(rows[0][0])
 
+    async def confirm_details(self, poc: str, at: datetime) -> None:
+        await self._write(batches.confirm_details, (poc, to_us(at)))
+
+    async def details_confirmed(self) -> dict[str, datetime]:
+        rows = await self._rows(
+            "SELECT poc_id, max(confirmed_at) FROM detail_confirmations GROUP BY poc_id"
+        )
+        return {str(poc): from_us(at) for poc, at in rows}
+
     async def meta_value(self, key: str) -> str | None:
         rows = await self._rows("SELECT value FROM meta WHERE key = ?", (key,))
         return str(rows[0][0]) if rows else None
