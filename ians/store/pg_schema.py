@@ -132,4 +132,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
     CREATE INDEX outbox_message ON outbox (message_id, poc);
     """,
+    # version 2: as SQLite's version 8, a PoC confirms its contact details are up to date
+    """
+    CREATE TABLE detail_confirmations (
+        poc_id TEXT NOT NULL,
+        confirmed_at BIGINT NOT NULL,
+        PRIMARY KEY (poc_id, confirmed_at)
+    );
+    """,
 ]

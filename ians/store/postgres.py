@@ -619,6 +619,21 @@ class PostgresStore(Store):
             raise UnknownMessage(message_id)
         return parsed_policy(stored)
 
+    async def confirm_details(self, poc: str, at: datetime) -> None:
+        async with self._tx() as conn:  # the same PoC twice in one microsecond is once
+            await conn.execute(
+                "INSERT INTO detail_confirmations (poc_id, confirmed_at) VALUES ($1, $2)"
+                " ON CONFLICT DO NOTHING",
+                poc,
+                to_us(at),
+            )
+
+    async def details_confirmed(self) -> dict[str, datetime]:
+        rows = await self._rows(
+            "SELECT poc_id, max(confirmed_at) FROM detail_confirmations GROUP BY poc_id"
+        )
+        return {str(poc): from_us(at) for poc, at in rows}
+
     async def meta_value(self, key: str) -> str | None:
         value = await self._value("SELECT value FROM meta WHERE key = $1", key)
         return None if value is None else str(value)
