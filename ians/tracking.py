@@ -29,6 +29,7 @@ from ians.errors import InvalidInput
 from ians.live import Live
 from ians.scheduler import TimerWheel
 from ians.store import AckResult, Store
+from ians.store.base import Fired
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,10 @@ class Tracker:
 
     async def fire_due(self, chase_ids: Sequence[int], now: datetime) -> None:
         """Apply the due steps of these chases, re-arm them and deliver what the steps send."""
-        fired = await self.store.fire(chase_ids, now)
+        await self.stepped(await self.store.fire(chase_ids, now))
+
+    async def stepped(self, fired: Sequence[Fired]) -> None:
+        """After chase steps were stored: re-arm the chases, deliver what the steps send."""
         notices: list[Notice] = []
         for f in fired:
             if f.chase.next_due_at is not None and f.chase.id is not None:

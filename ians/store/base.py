@@ -94,6 +94,10 @@ class Fired:
 
 
 class Store(ABC):
+    shared = False
+    """True when other nodes write to the same database (what this node holds in memory,
+    such as the token table, may then be behind it)."""
+
     @abstractmethod
     async def close(self) -> None:
         """Finish pending writes and release the database."""

@@ -598,7 +598,7 @@ def _guarded(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Respon
     async def handle(request: web.Request) -> web.Response:
         who = None
         if endpoint.who != "anyone":
-            who = request.app[tokens_key].authenticate(request.headers.get("Authorization"))
+            who = await request.app[tokens_key].caller(request.headers.get("Authorization"))
             if endpoint.who == "admin":
                 who.require_admin()
             elif endpoint.who == "poc":
