@@ -17,7 +17,7 @@ from pydantic import BaseModel, TypeAdapter
 from ians.cap.atom import MEDIA_TYPE as ATOM
 from ians.domain.exercise import ClockKind
 from ians.domain.messages import MessageDraft
-from ians.errors import Forbidden, InvalidInput
+from ians.errors import Conflict, Forbidden, InvalidInput
 from ians.exercises import ExerciseRequest, progress
 from ians.reports.build import build_report
 from ians.reports.model import Report as ReportBody
@@ -38,7 +38,14 @@ from ians.web.cap import (
 )
 from ians.web.cap import FORMATS as CAP_FORMATS
 from ians.web.http import QueryParams, check_media_type, read_body, render
-from ians.web.keys import consultations_key, exercises_key, registry_key, tokens_key, tracker_key
+from ians.web.keys import (
+    consultations_key,
+    exercises_key,
+    registry_key,
+    services_key,
+    tokens_key,
+    tracker_key,
+)
 from ians.web.lists import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -76,6 +83,7 @@ from ians.web.views import (
     ResponseBody,
     ResponseView,
     TokenView,
+    WebhookSecretView,
 )
 
 Who = Literal["anyone", "admin", "poc", "admin or poc"]
@@ -143,7 +151,25 @@ async def countries(request: web.Request, who: Principal | None) -> web.Response
 
 async def pocs(request: web.Request, who: Principal | None) -> web.Response:
     registry = request.app[registry_key]
-    return render(Pocs(points_of_contact=[PocView.of(p) for p in registry.pocs.values()]))
+    hooks = request.app[services_key].webhooks
+    issued = hooks.issued_at if hooks is not None else {}
+    disabled = hooks.disabled_at if hooks is not None else {}
+    return render(
+        Pocs(
+            points_of_contact=[
+                PocView.of(p, issued.get(p.id), disabled.get(p.id)) for p in registry.pocs.values()
+            ]
+        )
+    )
+
+
+async def issue_webhook_secret(request: web.Request, who: Principal | None) -> web.Response:
+    poc_id = request.match_info["poc_id"]
+    hooks = request.app[services_key].webhooks
+    if hooks is None:
+        request.app[registry_key].poc(poc_id)  # an unknown PoC is a 404 all the same
+        raise Conflict(f"{poc_id} has no webhook in the registry: add `webhook: <URL>` first")
+    return render(WebhookSecretView(secret=await hooks.issue_secret(poc_id)), status=201)
 
 
 async def issue_token(request: web.Request, who: Principal | None) -> web.Response:
@@ -375,6 +401,17 @@ ENDPOINTS: list[Endpoint] = [
         "Issue a new token for a PoC (the previous one stops working)",
         TokenView,
         201,
+    ),
+    Endpoint(
+        "POST",
+        "/api/pocs/{poc_id}/webhook-secret",
+        issue_webhook_secret,
+        "admin",
+        "Issue the secret a PoC's webhook notices are signed with (shown once; the previous"
+        " one stops being used, and a webhook switched off by a 410 is on again)",
+        WebhookSecretView,
+        201,
+        errors=(409,),  # the PoC has no webhook in the registry
     ),
     Endpoint(
         "POST",
