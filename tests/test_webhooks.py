@@ -459,3 +459,33 @@ async def test_json_and_cap_pocs_of_one_message(make_api: AppFactory, receiver: 
     assert got["/rou-1"].body.startswith(b"<?xml")
     delivered = webhook_events(await events(api, sent["id"], "delivered"))
     assert {d["poc"] for d in delivered} == {"hun-1", "rou-1", "aut-1"}
+
+
+CONSULTATION = """\
+kind: consultation
+name: Contact details check
+audience: {roles: [notification], countries: [HUN, ROU]}
+deadline: 14d
+questions:
+  - {id: q1, text: Are your details up to date?, type: yes_no, required: true}
+"""
+
+
+async def test_a_consultation_invitation_is_json_for_every_format(
+    make_api: AppFactory, receiver: Receiver
+) -> None:
+    api = await make_api(delivery=hooks())
+    await subscribe(api, receiver, "hun-1", "rou-1")
+    created = await api.json("POST", "/api/exercises", json={"scenario": CONSULTATION}, status=201)
+    await settle(api)
+    got = {r.path: r for r in await receiver.wait_for(2)}
+    for path in ("/hun-1", "/rou-1"):  # rou-1 takes CAP, which has no place for it
+        assert got[path].verified and got[path].headers["content-type"] == "application/json"
+        body = json_of(got[path])
+        assert body["type"] == "consultation"
+        consultation = body["data"]["consultation"]
+        assert consultation["id"] == created["id"]
+        assert consultation["name"] == "Contact details check"
+        assert consultation["url"] == f"{PUBLIC_URL}/api/consultations/{created['id']}"
+        assert consultation["deadline"].endswith("Z")
+        assert body["data"]["reminder"] is False and "ack_url" not in body["data"]
