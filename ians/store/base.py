@@ -321,6 +321,19 @@ class Store(ABC):
         """Replace the (poc, channel) pairs that notices are queued for from now on."""
 
     @abstractmethod
+    async def webhook_secrets(self) -> dict[str, tuple[str, datetime]]:
+        """Each PoC's webhook secret and when it was issued, by PoC id (those issued one)."""
+
+    @abstractmethod
+    async def set_webhook_secret(self, poc: str, secret: str, at: datetime) -> None:
+        """Store the PoC's webhook secret, replacing its old one, and switch its webhook
+        (back) on: notices are queued for it from now on."""
+
+    @abstractmethod
+    async def disabled_channels(self) -> dict[tuple[str, str], datetime]:
+        """When each (poc, channel) that a peer switched off (HTTP 410) went off."""
+
+    @abstractmethod
     async def due_notices(self, now: datetime, limit: int) -> list[OutboxNotice]:
         """Pending notices whose next attempt is due at `now`, earliest first."""
 

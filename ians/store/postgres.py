@@ -48,6 +48,7 @@ from ians.store.base import (
     InboxItem,
     MessageQuery,
     Store,
+    WebSession,
 )
 from ians.store.batches import parsed_policy
 from ians.store.outbox import NOTICE_COLUMNS, notice_of
@@ -558,9 +559,38 @@ class PostgresStore(Store):
         async with self._tx() as conn:
             await conn.execute("DELETE FROM poc_channels")
             await conn.executemany(
-                "INSERT INTO poc_channels (poc, channel) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                "INSERT INTO poc_channels (poc, channel) SELECT $1, $2 WHERE NOT EXISTS"
+                " (SELECT 1 FROM disabled_channels WHERE poc = $1 AND channel = $2)"
+                " ON CONFLICT DO NOTHING",
                 list(channels),
             )
+
+    async def webhook_secrets(self) -> dict[str, tuple[str, datetime]]:
+        rows = await self._rows("SELECT poc, secret, issued_at FROM webhook_secrets")
+        return {str(p): (str(s), from_us(at)) for p, s, at in rows}
+
+    async def set_webhook_secret(self, poc: str, secret: str, at: datetime) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                "INSERT INTO webhook_secrets (poc, secret, issued_at) VALUES ($1, $2, $3)"
+                " ON CONFLICT (poc) DO UPDATE SET secret = excluded.secret,"
+                " issued_at = excluded.issued_at",
+                poc,
+                secret,
+                to_us(at),
+            )
+            await conn.execute(
+                "DELETE FROM disabled_channels WHERE poc = $1 AND channel = 'webhook'", poc
+            )
+            await conn.execute(
+                "INSERT INTO poc_channels (poc, channel) VALUES ($1, 'webhook')"
+                " ON CONFLICT DO NOTHING",
+                poc,
+            )
+
+    async def disabled_channels(self) -> dict[tuple[str, str], datetime]:
+        rows = await self._rows("SELECT poc, channel, disabled_at FROM disabled_channels")
+        return {(str(p), str(c)): from_us(at) for p, c, at in rows}
 
     async def due_notices(self, now: datetime, limit: int) -> list[OutboxNotice]:
         """As Store.due_notices, and each is claimed for this node for the lease: no other
@@ -618,6 +648,38 @@ class PostgresStore(Store):
         if stored is None:
             raise UnknownMessage(message_id)
         return parsed_policy(stored)
+
+    # --- the web pages' sessions ---------------------------------------------------------
+    async def add_session(self, session: WebSession) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                "DELETE FROM web_sessions WHERE expires_at <= $1", to_us(session.created_at)
+            )
+            await conn.execute(
+                "INSERT INTO web_sessions (key_hash, poc, csrf, created_at, expires_at)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key_hash) DO UPDATE SET"
+                " poc = excluded.poc, csrf = excluded.csrf, created_at = excluded.created_at,"
+                " expires_at = excluded.expires_at",
+                session.key_hash,
+                session.poc,
+                session.csrf,
+                to_us(session.created_at),
+                to_us(session.expires_at),
+            )
+
+    async def web_session(self, key_hash: str) -> WebSession | None:
+        rows = await self._rows(
+            "SELECT poc, csrf, created_at, expires_at FROM web_sessions WHERE key_hash = $1",
+            key_hash,
+        )
+        if not rows:
+            return None
+        poc, csrf, created, expires = rows[0]
+        return WebSession(key_hash, poc, csrf, from_us(created), from_us(expires))
+
+    async def end_session(self, key_hash: str) -> None:
+        async with self._tx() as conn:
+            await conn.execute("DELETE FROM web_sessions WHERE key_hash = $1", key_hash)
 
     async def confirm_details(self, poc: str, at: datetime) -> None:
         async with self._tx() as conn:  # the same PoC twice in one microsecond is once

@@ -410,6 +410,17 @@ class SqliteStore(Store):
     async def set_channels(self, channels: Sequence[tuple[str, str]]) -> None:
         await self._write(outbox.set_channels, list(channels))
 
+    async def webhook_secrets(self) -> dict[str, tuple[str, datetime]]:
+        rows = await self._rows("SELECT poc, secret, issued_at FROM webhook_secrets")
+        return {str(p): (str(s), from_us(at)) for p, s, at in rows}
+
+    async def set_webhook_secret(self, poc: str, secret: str, at: datetime) -> None:
+        await self._write(outbox.set_webhook_secret, (poc, secret, at))
+
+    async def disabled_channels(self) -> dict[tuple[str, str], datetime]:
+        rows = await self._rows("SELECT poc, channel, disabled_at FROM disabled_channels")
+        return {(str(p), str(c)): from_us(at) for p, c, at in rows}
+
     async def due_notices(self, now: datetime, limit: int) -> list[OutboxNotice]:
         rows = await self._rows(
             f"SELECT {outbox.NOTICE_COLUMNS} FROM outbox WHERE next_attempt_at <= ?"
