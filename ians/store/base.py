@@ -94,6 +94,10 @@ class Fired:
 
 
 class Store(ABC):
+    shared = False
+    """True when other nodes write to the same database (what this node holds in memory,
+    such as the token table, may then be behind it)."""
+
     @abstractmethod
     async def close(self) -> None:
         """Finish pending writes and release the database."""
@@ -359,6 +363,15 @@ class Store(ABC):
     async def claim_once(self, key: str) -> bool:
         """True the first time `key` is claimed, False ever after (a one-time link)."""
 
+    # --- contact details ----------------------------------------------------------------
+    @abstractmethod
+    async def confirm_details(self, poc: str, at: datetime) -> None:
+        """Record that the PoC confirmed its contact details at `at` (every one is kept)."""
+
+    @abstractmethod
+    async def details_confirmed(self) -> dict[str, datetime]:
+        """The latest confirmation of each PoC that ever confirmed, by PoC id."""
+
     # --- the web pages' sessions ---------------------------------------------------------
     @abstractmethod
     async def add_session(self, session: WebSession) -> None:
@@ -371,12 +384,3 @@ class Store(ABC):
     @abstractmethod
     async def end_session(self, key_hash: str) -> None:
         """Forget the session (signing out); nothing happens for an unknown one."""
-
-    # --- confirmations of contact details --------------------------------------------------
-    @abstractmethod
-    async def confirm_contact(self, poc: str, at: datetime) -> None:
-        """Record that the PoC confirmed, at `at`, that its contact details are up to date."""
-
-    @abstractmethod
-    async def contact_confirmations(self) -> dict[str, datetime]:
-        """Each PoC's latest confirmation of its contact details (PoCs that never did: absent)."""

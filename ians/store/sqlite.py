@@ -229,7 +229,8 @@ class SqliteStore(Store):
         via: Via = Via.API,
     ) -> AckResult:
         result: AckResult = await self._write(
-            batches.acknowledge, (message_id, poc, now, note, simulated, via)
+            # `via` as its value: an enum member pickles through Python code (~1 us each way)
+            batches.acknowledge, (message_id, poc, now, note, simulated, via.value)
         )
         return result
 
@@ -456,6 +457,15 @@ class SqliteStore(Store):
             raise UnknownMessage(message_id)
         return batches.parsed_policy(rows[0][0])
 
+    async def confirm_details(self, poc: str, at: datetime) -> None:
+        await self._write(batches.confirm_details, (poc, to_us(at)))
+
+    async def details_confirmed(self) -> dict[str, datetime]:
+        rows = await self._rows(
+            "SELECT poc_id, max(confirmed_at) FROM detail_confirmations GROUP BY poc_id"
+        )
+        return {str(poc): from_us(at) for poc, at in rows}
+
     async def meta_value(self, key: str) -> str | None:
         rows = await self._rows("SELECT value FROM meta WHERE key = ?", (key,))
         return str(rows[0][0]) if rows else None
@@ -478,15 +488,6 @@ class SqliteStore(Store):
 
     async def end_session(self, key_hash: str) -> None:
         await self._write(web.end_session, key_hash)
-
-    async def confirm_contact(self, poc: str, at: datetime) -> None:
-        await self._write(web.confirm_contact, (poc, at))
-
-    async def contact_confirmations(self) -> dict[str, datetime]:
-        rows = await self._rows(
-            "SELECT poc, MAX(confirmed_at) FROM contact_confirmations GROUP BY poc"
-        )
-        return {str(poc): from_us(at) for poc, at in rows}
 
 
 # the message was sent by the country, or reached one of its PoCs

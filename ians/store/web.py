@@ -1,10 +1,9 @@
-"""The web pages' writes (sessions, confirmations of contact details), run by the writer
+"""The web pages' writes (their sessions), run by the writer
 process like every other batch."""
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
 
 from ians.store.base import WebSession
 from ians.store.rows import to_us
@@ -26,12 +25,4 @@ def add_session(conn: sqlite3.Connection, items: list[WebSession]) -> list[None]
 
 def end_session(conn: sqlite3.Connection, items: list[str]) -> list[None]:
     conn.executemany("DELETE FROM web_sessions WHERE key_hash = ?", [(k,) for k in items])
-    return [None] * len(items)
-
-
-def confirm_contact(conn: sqlite3.Connection, items: list[tuple[str, datetime]]) -> list[None]:
-    conn.executemany(
-        "INSERT OR IGNORE INTO contact_confirmations (poc, confirmed_at) VALUES (?, ?)",
-        [(poc, to_us(at)) for poc, at in items],
-    )
     return [None] * len(items)

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from ians.confirmations import confirm_details
 from ians.errors import InvalidInput
 from ians.scenarios.model import (
     MultipleChoiceQuestion,
@@ -118,7 +119,7 @@ async def answer_consultation(request: web.Request, viewer: Viewer) -> web.Strea
 @guarded("poc")
 async def contact_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     poc = own_poc(viewer)
-    confirmed = await request.app[tracker_key].store.contact_confirmations()
+    confirmed = await request.app[tracker_key].store.details_confirmed()
     country = request.app[registry_key].countries.get(poc.country)
     context = viewer.context(
         title="Contact details",
@@ -133,7 +134,8 @@ async def contact_page(request: web.Request, viewer: Viewer) -> web.StreamRespon
 @guarded("poc")
 async def confirm_contact(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     tracker = request.app[tracker_key]
-    await tracker.store.confirm_contact(own_poc(viewer).id, tracker.clock.now())
+    who, poc = viewer.session.who, own_poc(viewer)
+    await confirm_details(tracker.store, tracker.registry, tracker.clock, who, poc.id)
     return see_other("/contact?confirmed=1")
 
 
