@@ -30,11 +30,15 @@ from ians.web.views import AckView
 
 
 def page(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
-    return render.page(request, template, {"viewer": None, "zone": None, **values}, status)
+    response = render.page(request, template, {"viewer": None, "zone": None, **values}, status)
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    return response
 
 
 def problem(request: web.Request, error: IansError) -> web.Response:
-    return render.problem_page(request, error)
+    response = render.problem_page(request, error)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def _utc(at: datetime) -> str:
