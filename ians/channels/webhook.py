@@ -52,7 +52,7 @@ ACK_URL_HEADER = "IANS-Ack-URL"  # beside a CAP body, which has no place for it
 class Prepared:
     """What every notice of one message (or consultation) shares: the parts of its body."""
 
-    __slots__ = ("cap", "give_up_at", "kind", "message")
+    __slots__ = ("cap", "give_up_at", "heads", "kind", "message")
 
     def __init__(
         self, kind: str, message: bytes, cap: bytes | None, give_up_at: datetime | None
@@ -61,6 +61,7 @@ class Prepared:
         self.message = message  # the `data` member as JSON text, without `ack_url`
         self.cap = cap
         self.give_up_at = give_up_at
+        self.heads: dict[datetime, bytes] = {}  # the body's start, by the notices' time
 
 
 class WebhookChannel:
@@ -85,6 +86,9 @@ class WebhookChannel:
         self.issued_at: dict[str, datetime] = {}
         self.disabled_at: dict[str, datetime] = {}
         self._session: aiohttp.ClientSession | None = None
+        # requests wait here rather than in the connector's queue: cheaper for a burst of
+        # a thousand notices over CONNECTIONS connections
+        self._slots = asyncio.Semaphore(CONNECTIONS)
         self._rendered: OrderedDict[tuple[str, bool], asyncio.Task[Prepared]] = OrderedDict()
 
     async def load(self) -> list[str]:
@@ -175,9 +179,12 @@ class WebhookChannel:
                 headers={"User-Agent": "IANS webhook"},
             )
         try:
-            async with self._session.post(
-                url, data=body, headers=headers, allow_redirects=False
-            ) as response:
+            async with (
+                self._slots,
+                self._session.post(
+                    url, data=body, headers=headers, allow_redirects=False
+                ) as response,
+            ):
                 said = await response.content.read(_ANSWER_BYTES)
                 status = response.status
                 text = f"{status} {response.reason or ''}".rstrip()
@@ -240,7 +247,11 @@ class WebhookChannel:
 
 
 def _json_body(notice: OutboxNotice, prepared: Prepared, link: str | None) -> bytes:
-    head = _dumps({"type": prepared.kind, "timestamp": _utc(notice.created_at)})[:-1]
+    head = prepared.heads.get(notice.created_at)
+    if head is None:
+        head = _dumps({"type": prepared.kind, "timestamp": _utc(notice.created_at)})[:-1]
+        if len(prepared.heads) < 16:  # a message's notices share a few times (escalations)
+            prepared.heads[notice.created_at] = head
     tail = b"" if prepared.kind == "consultation" else b',"ack_url":' + _dumps(link)
     return head + b',"data":' + prepared.message + tail + b"}}"
 
