@@ -28,13 +28,15 @@ from ians.domain.policy import PolicyTable
 from ians.errors import IansError
 from ians.exercises import Exercises, SimulatedPocChannel
 from ians.links import Links
+from ians.nodes import Nodes
 from ians.outbox import Outbox
 from ians.replies import Replies
 from ians.scheduler import TimerWheel
 from ians.settings import Settings, load_settings_file
 from ians.signin import SignIn
 from ians.store import Store
-from ians.store.sqlite import SqliteStore
+from ians.store.backends import open_store
+from ians.store.postgres import DEFAULT_LEASE, PostgresStore
 from ians.tokens import Tokens
 from ians.tracking import Tracker
 
@@ -53,6 +55,7 @@ class AppConfig:
     channels: list[Channel] = field(default_factory=list)  # beside the inbox
     run_timers: bool = True
     synchronous: str = "FULL"
+    lease: timedelta = DEFAULT_LEASE  # on PostgreSQL: how long a claim outlives its node
     body_timeout: float = 15.0
     delivery: ChannelsConfig = field(
         default_factory=lambda: ChannelsConfig("http://127.0.0.1:8080", (), timedelta(seconds=15))
@@ -68,7 +71,8 @@ class AppConfig:
         link_key = settings.link_key
         return cls(
             registry=registry,
-            db=str(settings.db),
+            db=settings.db,
+            lease=timedelta(seconds=settings.lease),
             admin_token=token.get_secret_value() if token is not None else None,
             policies=PolicyTable(overrides=file.policies),
             synchronous=settings.synchronous,
@@ -90,6 +94,7 @@ class Services:
     replies: Replies | None = None  # None when the inbound listener is off
     inbound_port: int | None = None
     signin: SignIn | None = None
+    nodes: Nodes | None = None  # on PostgreSQL: the timers and news shared with other nodes
 
 
 @asynccontextmanager
@@ -98,12 +103,13 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
 
     On exit: timers stop, pending deliveries finish, the store closes.
     """
-    store = await SqliteStore.open(config.db, synchronous=config.synchronous)
+    store = await open_store(config.db, synchronous=config.synchronous, lease=config.lease)
     listener: asyncio.Server | None = None
     replies: Replies | None = None
     outbox: Outbox | None = None
     mailbox: SimulatedMailbox | None = None
     signin: SignIn | None = None
+    nodes: Nodes | None = None
     timers = TimerWheel(config.clock)
     dispatcher = Dispatcher(store, config.registry, config.clock, config.channels)
     try:
@@ -124,6 +130,9 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
         running = await exercises.recover() + await consultations.recover()
         if outbox is not None:
             await outbox.recover()
+        if isinstance(store, PostgresStore):
+            nodes = Nodes(store, config.clock, timers, tracker, outbox, tokens=tokens)
+            await nodes.start()
         replies, listener = await _inbound(email, tracker, exercises.simulates)
         signin = SignIn(links, config.registry, config.clock, email)
         if email is not None and listener is not None:
@@ -153,8 +162,11 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
             replies,
             port_of(listener) if listener is not None else None,
             signin,
+            nodes,
         )
     finally:
+        if nodes is not None:
+            await nodes.close()
         if mailbox is not None:
             await mailbox.sender.close()
         if signin is not None:
@@ -191,7 +203,7 @@ async def _inbound(
 
 async def _external_channels(
     config: AppConfig,
-    store: SqliteStore,
+    store: Store,
     timers: TimerWheel,
     dispatcher: Dispatcher,
     links: Links,

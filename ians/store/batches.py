@@ -65,6 +65,14 @@ def set_token(conn: sqlite3.Connection, items: list[tuple[str, str, int]]) -> li
     return [None] * len(items)
 
 
+def confirm_details(conn: sqlite3.Connection, items: list[tuple[str, int]]) -> list[None]:
+    # the same PoC confirming twice in one microsecond is one confirmation
+    conn.executemany(
+        "INSERT OR IGNORE INTO detail_confirmations (poc_id, confirmed_at) VALUES (?, ?)", items
+    )
+    return [None] * len(items)
+
+
 def record_events(conn: sqlite3.Connection, items: list[list[Event]]) -> list[None]:
     insert_events(conn, [e for events in items for e in events])
     return [None] * len(items)

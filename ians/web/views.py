@@ -50,9 +50,12 @@ class PocView(_View):
     webhook: str | None
     hours: str
     languages: list[str]
+    details_confirmed_at: datetime | None = Field(
+        default=None, description="when the PoC last confirmed these details; null: never"
+    )
 
     @classmethod
-    def of(cls, poc: PointOfContact) -> PocView:
+    def of(cls, poc: PointOfContact, details_confirmed_at: datetime | None = None) -> PocView:
         return cls(
             id=poc.id,
             country=poc.country,
@@ -63,6 +66,7 @@ class PocView(_View):
             webhook=poc.webhook,
             hours=str(poc.hours),
             languages=list(poc.languages),
+            details_confirmed_at=details_confirmed_at,
         )
 
 
@@ -186,6 +190,11 @@ class AckBody(_View):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     note: str | None = Field(default=None, max_length=2000)
+
+
+class DetailsConfirmed(_View):
+    poc: str
+    details_confirmed_at: datetime
 
 
 class AckView(_View):
