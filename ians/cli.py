@@ -499,7 +499,7 @@ async def _rendered(store: Store, exercise_id: str, fmt: str, registry: Registry
     record = await store.exercise(exercise_id)
     if record.kind != "consultation":
         facts = await store.exercise_facts(exercise_id)
-        return render(build_report(facts), facts, fmt, Names.of(registry))
+        return render(build_report(facts, registry), facts, fmt, Names.of(registry))
     scenario = load_scenario(record.scenario, registry, name=record.id)
     assert isinstance(scenario, ConsultationScenario)
     opened = Opened(record, scenario)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from ians.errors import InvalidInput
 from ians.reports.facts import ExerciseFacts
-from ians.reports.model import AckSeconds, Indicator, RecipientRow, Report
+from ians.reports.model import AckSeconds, Finding, Findings, Indicator, RecipientRow, Report
 from ians.reports.page import (
     Figure_,
     Names,
@@ -80,6 +80,16 @@ def _csv(report: Report) -> str:
     writer.writerow(list(RecipientRow.model_fields))
     for row in report.recipients:
         writer.writerow(_cell(v) for v in row.model_dump(mode="json").values())
+    return out.getvalue()
+
+
+def findings_csv(findings: Findings) -> str:
+    """The improvement plan as CSV: kind, country, poc, issue, action."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(list(Finding.model_fields))
+    for item in findings.items:
+        writer.writerow(_cell(v) for v in item.model_dump(mode="json").values())
     return out.getvalue()
 
 
@@ -277,6 +287,7 @@ def _people_tables(report: Report, names: Names) -> list[Table]:
             ],
         ),
     ]
+    tables.append(_findings(report, names))
     tables += _channel_tables(report, names)
     if requests:
         tables.append(
@@ -295,6 +306,19 @@ def _people_tables(report: Report, names: Names) -> list[Table]:
             )
         )
     return tables
+
+
+def _findings(report: Report, names: Names) -> Table:
+    f = report.findings
+    edited = (
+        f" (edited {when(f.edited_at)})" if f.edited_at is not None else " (found automatically)"
+    )
+    return Table(
+        "Improvement plan" + edited,
+        ("Issue", "Country", "Suggested action"),
+        [(i.issue, names.country(i.country) if i.country else "—", i.action) for i in f.items],
+        empty="No finding.",
+    )
 
 
 _OUTCOME_WORDS = {

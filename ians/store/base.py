@@ -9,7 +9,7 @@ so a stale or duplicate request sees the state it would change and does nothing.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -355,3 +355,11 @@ class Store(ABC):
     @abstractmethod
     async def details_confirmed(self) -> dict[str, datetime]:
         """The latest confirmation of each PoC that ever confirmed, by PoC id."""
+
+    # --- findings ------------------------------------------------------------------------
+    @abstractmethod
+    async def save_findings(
+        self, exercise_id: str, items: Sequence[Mapping[str, object]], at: datetime
+    ) -> None:
+        """Keep `items` as the exercise's improvement plan, replacing any kept before.
+        Raises UnknownExercise."""

@@ -184,4 +184,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (poc_id, confirmed_at)
     ) WITHOUT ROWID;
     """,
+    # version 9: the improvement plan of an exercise as the secretariat edited it
+    """
+    CREATE TABLE IF NOT EXISTS exercise_findings (
+        exercise_id TEXT PRIMARY KEY REFERENCES exercises (id),
+        findings TEXT NOT NULL,
+        edited_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from ians.errors import (
     UnknownExercise,
     UnknownMessage,
 )
-from ians.reports.facts import ExerciseFacts, SentMessage
+from ians.reports.facts import EditedFindings, ExerciseFacts, SentMessage
 from ians.store import batches, outbox
 from ians.store.base import (
     AckResult,
@@ -319,8 +319,17 @@ class SqliteStore(Store):
             f" WHERE message_id IN ({in_exercise}) ORDER BY id",
             (exercise_id,),
         )
+        edited = await self._rows(
+            "SELECT findings, edited_at FROM exercise_findings WHERE exercise_id = ?",
+            (exercise_id,),
+        )
         return ExerciseFacts(
-            exercise, messages, [chase_of(r) for r in chases], [event_of(r) for r in events]
+            exercise,
+            messages,
+            [chase_of(r) for r in chases],
+            [event_of(r) for r in events],
+            EditedFindings(json.loads(edited[0][0]), from_us(edited[0][1])) if edited else None,
+            await self.details_confirmed(),
         )
 
     async def import_run(
@@ -457,6 +466,12 @@ class SqliteStore(Store):
 
     async def confirm_details(self, poc: str, at: datetime) -> None:
         await self._write(batches.confirm_details, (poc, to_us(at)))
+
+    async def save_findings(
+        self, exercise_id: str, items: Sequence[Mapping[str, object]], at: datetime
+    ) -> None:
+        text = json.dumps(list(map(dict, items)), ensure_ascii=False)
+        await self._write(batches.save_findings, (exercise_id, text, to_us(at)))
 
     async def details_confirmed(self) -> dict[str, datetime]:
         rows = await self._rows(
