@@ -141,13 +141,14 @@ class Tracker:
         return message, chases
 
     async def readable(self, poc: PointOfContact, message: Message) -> bool:
-        """Whether the PoC may read the message: its country sent it or it reached the PoC,
-        and it is not a rehearsal's (a virtual run's messages reach nobody's inbox)."""
+        """Whether the PoC may read the message: its country sent it or received it (as the
+        message lists say), and it is not a rehearsal's (a virtual run's messages reach
+        nobody's inbox). Acknowledging stays with the PoCs the message reached."""
         if message.simulated:
             return False
         if message.sender == poc.country:
             return True
-        return any(d.poc == poc.id for d in await self.store.deliveries(message.id))
+        return any(d.country == poc.country for d in await self.store.deliveries(message.id))
 
     async def _referred(self, refers_to: str | None, by: PointOfContact | None) -> Message | None:
         """The message `refers_to` names, or None when there is none, or none the sending

@@ -148,7 +148,7 @@ ENDPOINTS = [
         "GET",
         "/api/messages/{id}",
         None,
-        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 403, "hun-1": 200, "srb-2": 200, "admin": 200},
+        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 200, "hun-1": 200, "srb-2": 200, "admin": 200},
     ),
     ("GET", "/api/inbox", None, {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 200, "admin": 403}),
     ("GET", "/api/messages", None, {NO_TOKEN: 401, BAD_TOKEN: 401, "rou-1": 200, "admin": 200}),
