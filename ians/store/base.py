@@ -363,3 +363,8 @@ class Store(ABC):
     ) -> None:
         """Keep `items` as the exercise's improvement plan, replacing any kept before.
         Raises UnknownExercise."""
+
+    @abstractmethod
+    async def exercises_for_history(self, kind: str | None = None) -> list[Exercise]:
+        """Every exercise that happened (no consultation, no virtual rehearsal), of `kind`
+        if given, oldest first (by scenario start, then id)."""

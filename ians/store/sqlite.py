@@ -294,6 +294,18 @@ class SqliteStore(Store):
         )
         return [exercise_of(r) for r in rows]
 
+    async def exercises_for_history(self, kind: str | None = None) -> list[Exercise]:
+        where = "kind != 'consultation' AND clock != 'virtual'"
+        params: list[str] = []
+        if kind is not None:
+            where += " AND kind = ?"
+            params.append(kind)
+        rows = await self._rows(
+            f"SELECT {EXERCISE_COLUMNS} FROM exercises WHERE {where} ORDER BY started_at, id",
+            params,
+        )
+        return [exercise_of(r) for r in rows]
+
     async def end_exercise(self, exercise_id: str, state: str, ended_at: datetime) -> Exercise:
         await self._write(batches.end_exercise, (exercise_id, state, ended_at))
         return await self.exercise(exercise_id)

@@ -23,10 +23,11 @@ from ians.errors import Forbidden, InvalidInput
 from ians.exercises import ExerciseRequest, progress
 from ians.reports.build import build_report
 from ians.reports.facts import ExerciseFacts
+from ians.reports.history import History, report_history
 from ians.reports.model import Findings, FindingsBody
 from ians.reports.model import Report as ReportBody
 from ians.reports.page import Names
-from ians.reports.render import FORMATS, findings_csv, media_type
+from ians.reports.render import FORMATS, findings_csv, media_type, render_history
 from ians.reports.render import render as render_report
 from ians.reports.results import render_results
 from ians.scenarios.loader import KINDS, read_scenario
@@ -289,6 +290,28 @@ async def _report_of(request: web.Request) -> tuple[ExerciseFacts, ReportBody]:
         raise InvalidInput.at("exercise_id", "a consultation has results, not findings")
     facts = await store.exercise_facts(exercise_id)
     return facts, build_report(facts, request.app[registry_key])
+
+
+HISTORY_KINDS = ("drill", "connectivity_test")
+
+
+async def reports_history(request: web.Request, who: Principal | None) -> web.Response:
+    params = QueryParams(request)
+    fmt = params.choice("format", FORMATS, "json")
+    kind = params.choice("kind", HISTORY_KINDS)
+    country = params.text("country")
+    registry = request.app[registry_key]
+    if country is not None and country not in registry.countries:
+        country = params.invalid(
+            "country", f"{country!r} is not a country code of the registry", None
+        )
+    params.check()
+    assert fmt is not None
+    history = await report_history(request.app[tracker_key].store, registry, country, kind)
+    if fmt == "json":
+        return render(history)
+    body = await asyncio.to_thread(render_history, history, fmt, Names.of(registry))
+    return web.Response(body=body, headers={"Content-Type": media_type(fmt)})
 
 
 async def get_findings(request: web.Request, who: Principal | None) -> web.Response:
@@ -561,6 +584,24 @@ ENDPOINTS: list[Endpoint] = [
         "The acknowledgement-time report (json, csv, md or html)",
         ReportBody,
         query={"format": _FORMAT},
+        formats=FORMATS[1:],
+    ),
+    Endpoint(
+        "GET",
+        "/api/reports/history",
+        reports_history,
+        "admin",
+        "Exercises compared over time, oldest first: per exercise and per country the"
+        " indicators and the median acknowledgement time (rehearsals left out)",
+        History,
+        query={
+            "country": Param(
+                "Only this country (ISO 3166-1 alpha-3) and the exercises it took part in",
+                {"type": "string", "pattern": "^[A-Z]{3}$"},
+            ),
+            "kind": Param("Only this kind", {"type": "string", "enum": list(HISTORY_KINDS)}),
+            "format": _FORMAT,
+        },
         formats=FORMATS[1:],
     ),
     Endpoint(
