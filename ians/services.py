@@ -29,6 +29,7 @@ from ians.domain.policy import PolicyTable
 from ians.errors import IansError
 from ians.exercises import Exercises, SimulatedPocChannel
 from ians.links import Links
+from ians.live import relay
 from ians.nodes import Nodes
 from ians.outbox import ExternalChannel, Outbox
 from ians.replies import Replies
@@ -134,6 +135,7 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
             await outbox.recover()
         if isinstance(store, PostgresStore):
             nodes = Nodes(store, config.clock, timers, tracker, outbox, tokens=tokens)
+            nodes.subscribe(relay(store, tracker.live))  # the live pages hear other nodes
             await nodes.start()
         replies, listener = await _inbound(email, tracker, exercises.simulates)
         signin = SignIn(links, config.registry, config.clock, email)

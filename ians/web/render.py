@@ -42,6 +42,7 @@ _TITLES = {
     400: "Not recorded",
     403: "Not allowed",
     404: "Not found",
+    405: "Not allowed",
     409: "Not recorded",
     413: "Too large",
     422: "Please correct the form",
