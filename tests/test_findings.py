@@ -12,6 +12,8 @@ from ians.reports.findings import PocFacts, automatic_findings
 from ians.web.keys import tracker_key
 from tests.conftest import T0, Api
 
+BOTH_BACKENDS = True  # also on PostgreSQL (tests/conftest.py)
+
 DRILL = """\
 kind: drill
 name: Findings drill
