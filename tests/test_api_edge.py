@@ -191,7 +191,13 @@ async def test_openapi_documents_the_statuses_and_constrains_the_parameters(api:
         (fmt,) = [p for p in op["parameters"] if p["name"] == "format"]
         assert fmt["schema"]["enum"] == ["json", "csv", "md", "html", "pdf"]
         media = [m.split(";")[0] for m in op["responses"]["200"]["content"]]
-        assert media == ["application/json", "text/csv", "text/markdown", "text/html", "application/pdf"]
+        assert media == [
+            "application/json",
+            "text/csv",
+            "text/markdown",
+            "text/html",
+            "application/pdf",
+        ]
     for path in ["/api/inbox", "/api/messages", "/api/exercises", "/api/consultations"]:
         (limit,) = [p for p in paths[path]["get"]["parameters"] if p["name"] == "limit"]
         assert limit["schema"] == {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}
