@@ -62,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8080; IANS_PORT)")
     _common(serve)
     serve.add_argument(
+        "--lease",
+        type=float,
+        help="seconds the claims of a node outlive it, on PostgreSQL (default 10; IANS_LEASE)",
+    )
+    serve.add_argument(
         "--settings",
         type=Path,
         help="settings file (YAML): policies, e-mail (IANS_SETTINGS_FILE)",
@@ -159,7 +164,8 @@ def _parser() -> argparse.ArgumentParser:
 _METAVARS = {
     "host": "HOST",
     "port": "PORT",
-    "db": "FILE",
+    "db": "DB",
+    "lease": "SECONDS",
     "contacts": "PATH",
     "settings": "FILE",
     "report": "FILE",
@@ -234,7 +240,9 @@ def _channel_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", help="SQLite database file (default ians.db)")
+    parser.add_argument(
+        "--db", help="SQLite database file (default ians.db) or a postgresql:// URL"
+    )
     parser.add_argument(
         "--contacts",
         type=Path,
@@ -249,10 +257,13 @@ def _serve(args: argparse.Namespace) -> int:
     from ians.contacts import load_registry
     from ians.web.app import AppConfig, connection_options, create_app
 
-    settings = _settings(args, host=args.host, port=args.port)
+    settings = _settings(args, host=args.host, port=args.port, lease=args.lease)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # the format shows no process, thread or process name: don't look them up for every
+    # record (os.getpid alone was a tenth of the server's time under a burst of acks)
+    logging.logProcesses = logging.logThreads = logging.logMultiprocessing = False
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: a line per session
     registry = load_registry(settings.contacts)
@@ -379,15 +390,16 @@ def _span(seconds: float | None) -> str:
 
 def _report(args: argparse.Namespace) -> int:
     from ians.contacts import load_registry
-    from ians.store.sqlite import SqliteStore
+    from ians.store.backends import open_store
+    from ians.store.postgres import is_postgres_url
 
     settings = _settings(args)
-    if not settings.db.exists():
+    if not is_postgres_url(settings.db) and not Path(settings.db).exists():
         raise IansError(f"no database at {settings.db}")
     registry = load_registry(settings.contacts)
 
     async def read() -> bytes:
-        store = await SqliteStore.open(settings.db)
+        store = await open_store(settings.db)
         try:
             return await _rendered(store, args.exercise_id, args.format, registry)
         finally:

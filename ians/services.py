@@ -29,13 +29,15 @@ from ians.domain.policy import PolicyTable
 from ians.errors import IansError
 from ians.exercises import Exercises, SimulatedPocChannel
 from ians.links import Links
+from ians.nodes import Nodes
 from ians.outbox import ExternalChannel, Outbox
 from ians.replies import Replies
 from ians.scheduler import TimerWheel
 from ians.settings import Settings, load_settings_file
 from ians.signin import SignIn
 from ians.store import Store
-from ians.store.sqlite import SqliteStore
+from ians.store.backends import open_store
+from ians.store.postgres import DEFAULT_LEASE, PostgresStore
 from ians.tokens import Tokens
 from ians.tracking import Tracker
 
@@ -54,6 +56,7 @@ class AppConfig:
     channels: list[Channel] = field(default_factory=list)  # beside the inbox
     run_timers: bool = True
     synchronous: str = "FULL"
+    lease: timedelta = DEFAULT_LEASE  # on PostgreSQL: how long a claim outlives its node
     body_timeout: float = 15.0
     delivery: ChannelsConfig = field(
         default_factory=lambda: ChannelsConfig("http://127.0.0.1:8080", (), timedelta(seconds=15))
@@ -69,7 +72,8 @@ class AppConfig:
         link_key = settings.link_key
         return cls(
             registry=registry,
-            db=str(settings.db),
+            db=settings.db,
+            lease=timedelta(seconds=settings.lease),
             admin_token=token.get_secret_value() if token is not None else None,
             policies=PolicyTable(overrides=file.policies),
             synchronous=settings.synchronous,
@@ -91,6 +95,7 @@ class Services:
     replies: Replies | None = None  # None when the inbound listener is off
     inbound_port: int | None = None
     signin: SignIn | None = None
+    nodes: Nodes | None = None  # on PostgreSQL: the timers and news shared with other nodes
     webhooks: WebhookChannel | None = None  # None when no PoC has a webhook
 
 
@@ -100,12 +105,13 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
 
     On exit: timers stop, pending deliveries finish, the store closes.
     """
-    store = await SqliteStore.open(config.db, synchronous=config.synchronous)
+    store = await open_store(config.db, synchronous=config.synchronous, lease=config.lease)
     listener: asyncio.Server | None = None
     replies: Replies | None = None
     outbox: Outbox | None = None
     mailbox: SimulatedMailbox | None = None
     signin: SignIn | None = None
+    nodes: Nodes | None = None
     timers = TimerWheel(config.clock)
     dispatcher = Dispatcher(store, config.registry, config.clock, config.channels)
     try:
@@ -126,6 +132,9 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
         running = await exercises.recover() + await consultations.recover()
         if outbox is not None:
             await outbox.recover()
+        if isinstance(store, PostgresStore):
+            nodes = Nodes(store, config.clock, timers, tracker, outbox, tokens=tokens)
+            await nodes.start()
         replies, listener = await _inbound(email, tracker, exercises.simulates)
         signin = SignIn(links, config.registry, config.clock, email)
         if email is not None and listener is not None:
@@ -155,9 +164,12 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
             replies,
             port_of(listener) if listener is not None else None,
             signin,
+            nodes,
             webhooks,
         )
     finally:
+        if nodes is not None:
+            await nodes.close()
         if mailbox is not None:
             await mailbox.sender.close()
         if signin is not None:
@@ -194,7 +206,7 @@ async def _inbound(
 
 async def _external_channels(
     config: AppConfig,
-    store: SqliteStore,
+    store: Store,
     timers: TimerWheel,
     dispatcher: Dispatcher,
     links: Links,

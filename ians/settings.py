@@ -43,7 +43,8 @@ ADMIN_TOKEN_MIN = 16
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IANS_", extra="ignore")
 
-    db: Path = Path("ians.db")
+    db: str = "ians.db"  # a SQLite file, or a postgresql:// URL (several nodes share it)
+    lease: float = Field(default=10.0, gt=0, le=3600)  # seconds a node's claims outlive it
     contacts: list[Path] = Field(default_factory=lambda: [Path("contacts")])
     host: str = "127.0.0.1"
     port: int = 8080

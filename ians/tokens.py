@@ -8,9 +8,11 @@ the token itself).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 
 from ians.clock import Clock
@@ -60,6 +62,8 @@ class Tokens:
         self._admin_hash = ""
         self._pocs: dict[str, str] = {}  # token hash → PoC id
         self._hash_of: dict[str, str] = {}  # PoC id → its token's hash
+        self._reloading = asyncio.Lock()
+        self._reloaded_at = 0.0
 
     async def load(self, admin_token: str | None) -> str | None:
         """Load the stored hashes; set the admin token from `admin_token`, or make one.
@@ -97,6 +101,26 @@ class Tokens:
         self._pocs[hashed] = poc_id
         self._hash_of[poc_id] = hashed
         return token
+
+    async def reload(self) -> None:
+        """Read the PoCs' token hashes again (another node shares the store)."""
+        self._reloaded_at = time.monotonic()
+        self._pocs = await self._store.poc_token_hashes()
+        self._hash_of = {poc: hashed for hashed, poc in self._pocs.items()}
+
+    async def caller(self, authorization: str | None) -> Principal:
+        """As `authenticate`; on a shared store, a token unknown here is looked for again
+        in the store once (another node may have issued it a moment ago)."""
+        try:
+            return self.authenticate(authorization)
+        except Unauthorized:
+            if not self._store.shared:
+                raise
+            failed_at = time.monotonic()
+        async with self._reloading:  # one reload at a time serves every caller before it
+            if self._reloaded_at <= failed_at:
+                await self.reload()
+        return self.authenticate(authorization)
 
     def authenticate(self, authorization: str | None) -> Principal:
         """The caller behind an `Authorization: Bearer` header. Raises Unauthorized."""

@@ -3,7 +3,7 @@ the tracker over them, and the real app on a loopback server."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,11 @@ from ians.delivery import Dispatcher
 from ians.domain.contacts import Registry
 from ians.domain.policy import PolicyOverride, PolicyTable
 from ians.scheduler import TimerWheel
+from ians.store.backends import open_store
 from ians.store.sqlite import SqliteStore
 from ians.tracking import Tracker
 from ians.web.app import AppConfig, create_app
+from tests import pg
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # a Friday
 ADMIN_TOKEN = "test-admin-token"
@@ -68,10 +70,46 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "ians.db"
 
 
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str | None]:
+    """This session's PostgreSQL database (its URL), None when PostgreSQL is not reachable."""
+    url = pg.create_database()
+    yield url
+    if url is not None:
+        pg.drop_database(url)
+
+
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
-    store = await SqliteStore.open(db_path)
-    yield store
+def pg_url(pg_database: str | None) -> str:
+    """A fresh schema of its own on PostgreSQL, as a `--db` URL (skips without PostgreSQL)."""
+    if pg_database is None:
+        pytest.skip("PostgreSQL is not reachable at " + pg.SERVER)
+    return pg.new_schema(pg_database)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test of the store runs on each backend; one of the API only in a module that sets
+    `BOTH_BACKENDS = True` (every API test twice would double the suite's time)."""
+    if "db" not in metafunc.fixturenames:
+        return
+    both = "store" in metafunc.fixturenames or getattr(metafunc.module, "BOTH_BACKENDS", False)
+    metafunc.parametrize("backend", ["sqlite", "postgres"] if both else ["sqlite"])
+
+
+@pytest.fixture
+def db(backend: str, request: pytest.FixtureRequest, db_path: Path) -> str:
+    """The database of a test on `backend`: a SQLite file, or a fresh PostgreSQL schema."""
+    if backend == "sqlite":
+        return str(db_path)
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+async def store(db: str) -> AsyncIterator[SqliteStore]:
+    """The store of a contract test, on each backend (typed as SQLite's for the tests)."""
+    store = await open_store(db)
+    yield store  # type: ignore[misc]
     await store.close()
 
 
@@ -147,13 +185,13 @@ AppFactory = Callable[..., Awaitable[Api]]
 
 
 @pytest.fixture
-def make_api(
-    aiohttp_client: Any, registry: Registry, clock: ManualClock, db_path: Path
-) -> AppFactory:
+def make_api(aiohttp_client: Any, registry: Registry, clock: ManualClock, db: str) -> AppFactory:
+    """The real app on a loopback server, on each backend (`db`)."""
+
     async def make(**config: Any) -> Api:
         settings = {
             "registry": registry,
-            "db": str(db_path),
+            "db": db,
             "admin_token": ADMIN_TOKEN,
             "clock": clock,
             "run_timers": False,

@@ -12,7 +12,10 @@ from openapi_spec_validator import validate
 
 from ians.clock import ManualClock
 from ians.web.keys import tracker_key
+from tests import pg
 from tests.conftest import ADMIN_TOKEN, JSON, Api, early_warning
+
+BOTH_BACKENDS = True  # the API's contract, on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 async def send(api: Api, body: dict[str, Any] | None = None, as_: str = "admin") -> dict[str, Any]:
@@ -94,11 +97,15 @@ async def test_a_new_token_replaces_the_old_one(api: Api) -> None:
     ).status == 200
 
 
-async def test_tokens_survive_a_restart_and_are_stored_hashed(make_api, db_path) -> None:  # type: ignore[no-untyped-def]
+async def test_tokens_survive_a_restart_and_are_stored_hashed(make_api, db, db_path) -> None:  # type: ignore[no-untyped-def]
     api = await make_api()
     token = await api.token("hun-1")
     await api.client.close()
-    raw = b"".join(p.read_bytes() for p in db_path.parent.glob(db_path.name + "*"))
+    if db.startswith("postgresql://"):
+        raw = "".join(str(r) for r in await pg.everything(db)).encode()
+    else:
+        raw = b"".join(p.read_bytes() for p in db_path.parent.glob(db_path.name + "*"))
+    assert b"hun-1" in raw  # the tokens table was read
     assert token.encode() not in raw and ADMIN_TOKEN.encode() not in raw
     api = await make_api()
     response = await api.client.get("/api/inbox", headers={"Authorization": f"Bearer {token}"})
@@ -134,6 +141,12 @@ ENDPOINTS = [
     ),
     (
         "POST",
+        "/api/pocs/rou-1/confirm-details",
+        None,
+        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 403, "rou-1": 200, "admin": 200},
+    ),
+    (
+        "POST",
         "/api/messages",
         early_warning(),
         {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 403, "srb-2": 201, "admin": 201},
@@ -142,7 +155,7 @@ ENDPOINTS = [
         "GET",
         "/api/messages/{id}",
         None,
-        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 403, "hun-1": 200, "srb-2": 200, "admin": 200},
+        {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 200, "hun-1": 200, "srb-2": 200, "admin": 200},
     ),
     ("GET", "/api/inbox", None, {NO_TOKEN: 401, BAD_TOKEN: 401, "hun-3": 200, "admin": 403}),
     ("GET", "/api/messages", None, {NO_TOKEN: 401, BAD_TOKEN: 401, "rou-1": 200, "admin": 200}),

@@ -115,6 +115,15 @@ async def test_a_poc_lists_only_what_its_country_sent_or_received(
     assert await walk(api, "/api/messages?country=SRB", "messages", "hun-1") == [to_hun]
 
 
+async def test_every_message_a_poc_lists_it_can_open(api: Api) -> None:
+    to_hun = await send(api, to=["HUN"])  # reaches hun-1 only, yet it is HUN's message
+    assert await walk(api, "/api/messages", "messages", "hun-3") == [to_hun]
+    opened = await api.json("GET", f"/api/messages/{to_hun}", "hun-3")
+    assert [r["country"] for r in opened["recipients"]] == ["HUN"]
+    await api.json("GET", f"/api/messages/{to_hun}", "rou-1", status=403)
+    await api.json("POST", f"/api/messages/{to_hun}/ack", "hun-3", status=403)
+
+
 async def test_a_poc_cannot_page_from_a_message_it_may_not_see(api: Api) -> None:
     hidden = await send(api, to=["ROU"])
     seen = await api.json("GET", f"/api/messages?before={hidden}", "hun-1", status=422)

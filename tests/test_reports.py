@@ -249,6 +249,29 @@ def test_report_from_hand_made_facts() -> None:
     }
     # 7 rows; acked 300, 1500, 600, 4800, 900, 300 -> sorted 300 300 600 900 1500 4800:
     # median = 3rd = 600, p90 = ceil(5.4) = 6th = 4800
+    indicators = {
+        i["id"]: (i["value"], i["of"], i["rate"]) for i in report["summary"].pop("indicators")
+    }
+    assert indicators == {
+        "reached": (6, 7, 0.857),  # no delivery recorded: only an acknowledgement proves it
+        "acknowledged": (6, 7, 0.857),
+        "within_target": (5, 7, 0.714),
+        # HUN twice (hun-1, then hun-2 first for assistance), ROU's request, SRB; MDA escalated
+        "first_poc": (4, 7, 0.571),
+        "assistance_answered": (1, 3, 0.333),  # HUN, 30m after the request (within 2h)
+    }
+    by_country = {
+        c["country"]: {i["id"]: i["value"] for i in c.pop("indicators")}
+        for c in report["by_country"]
+    }
+    assert by_country["MDA"] == {
+        "reached": 2,
+        "acknowledged": 2,
+        "within_target": 1,
+        "first_poc": 0,
+        "assistance_answered": 0,
+    }
+    assert by_country["HUN"]["assistance_answered"] == 1
     assert report["summary"] == {
         "recipients": 7,
         "acknowledged": 6,
@@ -258,6 +281,7 @@ def test_report_from_hand_made_facts() -> None:
         "ack_seconds": {"median": 600, "p90": 4800, "max": 4800},
         "reminders": 7,  # 2 + 2 + 2 + 1
         "escalations": 2,  # MDA twice
+        "reached": 6,
     }
     assert report["by_country"] == [
         {
@@ -266,6 +290,7 @@ def test_report_from_hand_made_facts() -> None:
             "acknowledged": 2,
             "within_target": 2,
             "ack_seconds": {"median": 300, "p90": 600, "max": 600},
+            "reached": 2,
         },
         {
             "country": "MDA",
@@ -273,6 +298,7 @@ def test_report_from_hand_made_facts() -> None:
             "acknowledged": 2,
             "within_target": 1,
             "ack_seconds": {"median": 1500, "p90": 4800, "max": 4800},
+            "reached": 2,
         },
         {
             "country": "ROU",
@@ -280,6 +306,7 @@ def test_report_from_hand_made_facts() -> None:
             "acknowledged": 1,
             "within_target": 1,
             "ack_seconds": {"median": 900, "p90": 900, "max": 900},
+            "reached": 1,
         },
         {
             "country": "SRB",
@@ -287,6 +314,7 @@ def test_report_from_hand_made_facts() -> None:
             "acknowledged": 1,
             "within_target": 1,
             "ack_seconds": {"median": 300, "p90": 300, "max": 300},
+            "reached": 1,
         },
     ]
     rows = report["recipients"]
@@ -324,6 +352,8 @@ def test_report_from_hand_made_facts() -> None:
         "acknowledged_via": "api",  # events made by hand: no via, stored before it was kept
         "simulated": False,  # facts made by hand: no PoC played by IANS
         "delivered_at": None,  # these facts record no delivery
+        "reached": True,  # its acknowledgement proves it
+        "channels": {},
     }
     never = rows[2]
     assert (never["acknowledged_at"], never["acknowledged_by"]) == (None, None)
@@ -436,7 +466,7 @@ def test_json_is_the_report_object() -> None:
     facts = drill_facts()
     out = render(build_report(facts), facts, "json")
     assert json.loads(out) == build_report(facts).model_dump(mode="json")
-    assert list(json.loads(out)) == ["exercise", "summary", "by_country", "recipients"]
+    assert list(json.loads(out)) == ["exercise", "summary", "by_country", "recipients", "channels"]
 
 
 def test_csv_is_the_recipients_table() -> None:
@@ -460,6 +490,8 @@ def test_csv_is_the_recipients_table() -> None:
         "acknowledged_via",
         "simulated",
         "delivered_at",
+        "reached",
+        "channels",
     ]
     assert table[0] == header
     assert len(table) == 1 + 7
@@ -552,7 +584,11 @@ def test_every_format_renders_the_edge_cases(facts: ExerciseFacts, fmt: str) -> 
 def test_an_empty_exercise_reports_nothing_as_nothing() -> None:
     facts = empty_facts()
     report = build_report(facts)
-    assert report.model_dump(mode="json")["summary"] == {
+    summary = report.model_dump(mode="json")["summary"]
+    assert [(i["value"], i["of"], i["rate"]) for i in summary.pop("indicators")] == [
+        (0, 0, None)
+    ] * 5
+    assert summary == {
         "recipients": 0,
         "acknowledged": 0,
         "ack_rate": 0.0,
@@ -561,6 +597,7 @@ def test_an_empty_exercise_reports_nothing_as_nothing() -> None:
         "ack_seconds": {"median": None, "p90": None, "max": None},
         "reminders": 0,
         "escalations": 0,
+        "reached": 0,
     }
     assert "still running" in render(report, facts, "md").decode()
     assert "No recipients" in render(report, facts, "html").decode()

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime
 
 from ians.domain.chase import Chase, Event, EventKind
 from ians.domain.messages import Message, MessageType
+from ians.reports.channels import NOT_REACHED, Reach, funnels, reach
 from ians.reports.facts import Exercise, ExerciseFacts, SentMessage
+from ians.reports.indicators import RowChecks, indicators
 from ians.reports.model import (
     AckSeconds,
+    ChannelFunnel,
     CountryResult,
     ExerciseSection,
+    Indicator,
     RecipientRow,
     Report,
     Summary,
 )
 from ians.reports.stats import rate, summary_seconds
+
+Checked = tuple[RecipientRow, RowChecks]
 
 
 def build_report(facts: ExerciseFacts) -> Report:
@@ -28,7 +35,9 @@ def build_report(facts: ExerciseFacts) -> Report:
     out. A country is acknowledged by its first ack, even one after a give-up.
     """
     exercise = facts.exercise
-    rows = _rows(facts)
+    reaches = reach(facts.events)
+    checked = checked_rows(facts, reaches)
+    rows = [row for row, _ in checked]
     return Report(
         exercise=ExerciseSection(
             id=exercise.id,
@@ -41,21 +50,36 @@ def build_report(facts: ExerciseFacts) -> Report:
             ended_at=exercise.ended_at,
             simulated=exercise.clock == "virtual",
         ),
-        summary=_summary(rows),
+        summary=_summary(checked),
         by_country=[
-            _country(country, group) for country, group in sorted(_by_country(rows).items())
+            _country(country, group) for country, group in sorted(_by_country(checked).items())
         ],
         recipients=rows,
+        channels=[
+            ChannelFunnel(**asdict(f))
+            for f in funnels(
+                [
+                    (reaches.get((r.message_id, r.country), NOT_REACHED), r.acknowledged_via)
+                    for r in rows
+                ]
+            )
+        ],
     )
 
 
-def _rows(facts: ExerciseFacts) -> list[RecipientRow]:
+def checked_rows(
+    facts: ExerciseFacts, reaches: Mapping[tuple[str, str], Reach] | None = None
+) -> list[Checked]:
+    """The report's rows, in order, each with what the indicators ask of it; `reaches`:
+    `reach(facts.events)`, if already worked out."""
     chases: dict[str, list[Chase]] = defaultdict(list)
     for chase in facts.chases:
         chases[chase.message_id].append(chase)
     responses = _first_responses(facts.messages)
     first_acks = _first_acks(facts.events)
     delivered = _first_deliveries(facts.events)
+    if reaches is None:
+        reaches = reach(facts.events)
     return [
         _row(
             facts.exercise,
@@ -64,6 +88,7 @@ def _rows(facts: ExerciseFacts) -> list[RecipientRow]:
             responses.get((sent.message.id, chase.country)),
             first_acks.get((sent.message.id, chase.country)),
             delivered.get((sent.message.id, chase.country)),
+            reaches.get((sent.message.id, chase.country), NOT_REACHED),
         )
         for sent in facts.messages
         for chase in sorted(chases[sent.message.id], key=lambda c: c.country)
@@ -110,13 +135,15 @@ def _row(
     response: Message | None,
     first_ack: Event | None,
     delivered_at: datetime | None = None,
-) -> RecipientRow:
+    reached: Reach = NOT_REACHED,
+) -> Checked:
     message = sent.message
     target = round(exercise.scenario_seconds(sent.policy.ack_within), 3)
     ack = _seconds(exercise, message.sent_at, chase.acknowledged_at)
     if message.type is not MessageType.ASSISTANCE_REQUEST:
         response = None
-    return RecipientRow(
+    response_seconds = _seconds(exercise, message.sent_at, response.sent_at if response else None)
+    row = RecipientRow(
         inject=sent.inject,
         message_id=message.id,
         type=message.type.value,
@@ -130,14 +157,29 @@ def _row(
         reminders=chase.reminders,
         escalations=chase.escalations,
         responded_at=_at(exercise, response.sent_at if response else None),
-        response_seconds=_seconds(
-            exercise, message.sent_at, response.sent_at if response else None
-        ),
+        response_seconds=response_seconds,
         acknowledged_via=None if first_ack is None else str(first_ack.detail.get("via", "api")),
         delivered_at=_at(exercise, delivered_at),
         simulated=message.simulated
         or (first_ack is not None and bool(first_ack.detail.get("simulated"))),
+        reached=reached.reached or chase.acknowledged_at is not None,
+        channels=reached.channels,
     )
+    request = message.type is MessageType.ASSISTANCE_REQUEST
+    respond_within = round(exercise.scenario_seconds(sent.policy.respond_within), 3)
+    checks = RowChecks(
+        reached=row.reached,
+        acknowledged=row.acknowledged_at is not None,
+        within_target=row.within_target,
+        first_poc=row.acknowledged_at is not None
+        and chase.escalations == 0
+        and chase.acknowledged_by == chase.pocs[0],
+        assistance_request=request,
+        answered_in_time=request
+        and response_seconds is not None
+        and response_seconds <= respond_within,
+    )
+    return row, checks
 
 
 def _at(exercise: Exercise, at: datetime | None) -> datetime | None:
@@ -153,7 +195,17 @@ def _ack_seconds(rows: Sequence[RecipientRow]) -> AckSeconds:
     return AckSeconds(**summary_seconds([r.ack_seconds for r in rows if r.ack_seconds is not None]))
 
 
-def _summary(rows: Sequence[RecipientRow]) -> Summary:
+def _indicators(checked: Sequence[Checked]) -> list[Indicator]:
+    return [
+        Indicator(
+            id=c.id, label=c.label, definition=c.definition, value=c.value, of=c.of, rate=c.rate
+        )
+        for c in indicators([checks for _, checks in checked])
+    ]
+
+
+def _summary(checked: Sequence[Checked]) -> Summary:
+    rows = [row for row, _ in checked]
     acknowledged = sum(r.acknowledged_at is not None for r in rows)
     within = sum(r.within_target for r in rows)
     return Summary(
@@ -165,21 +217,26 @@ def _summary(rows: Sequence[RecipientRow]) -> Summary:
         ack_seconds=_ack_seconds(rows),
         reminders=sum(r.reminders for r in rows),
         escalations=sum(r.escalations for r in rows),
+        reached=sum(r.reached for r in rows),
+        indicators=_indicators(checked),
     )
 
 
-def _by_country(rows: Sequence[RecipientRow]) -> dict[str, list[RecipientRow]]:
-    groups: dict[str, list[RecipientRow]] = defaultdict(list)
-    for row in rows:
-        groups[row.country].append(row)
+def _by_country(checked: Sequence[Checked]) -> dict[str, list[Checked]]:
+    groups: dict[str, list[Checked]] = defaultdict(list)
+    for item in checked:
+        groups[item[0].country].append(item)
     return groups
 
 
-def _country(country: str, rows: Sequence[RecipientRow]) -> CountryResult:
+def _country(country: str, checked: Sequence[Checked]) -> CountryResult:
+    rows = [row for row, _ in checked]
     return CountryResult(
         country=country,
         recipients=len(rows),
         acknowledged=sum(r.acknowledged_at is not None for r in rows),
         within_target=sum(r.within_target for r in rows),
         ack_seconds=_ack_seconds(rows),
+        reached=sum(r.reached for r in rows),
+        indicators=_indicators(checked),
     )

@@ -14,6 +14,7 @@ from ians.domain.exercise import settled_at
 from ians.reports.facts import ExerciseFacts
 from ians.reports.model import Report
 from ians.reports.page import Figure_, Names, chart_style, new_figure, note, span, svg, when
+from ians.reports.stats import KaplanMeier, kaplan_meier
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
@@ -29,6 +30,9 @@ _BAR_COLOURS = {  # Okabe-Ito: readable with colour-blindness
 _RESPONDED = "responded"
 _MARKS: dict[EventKind | str, tuple[str, str, str, bool]] = {  # label, marker, colour, filled
     EventKind.SENT: ("sent", "o", "#0072B2", False),
+    EventKind.DELIVERED: ("delivered (e-mail, webhook)", "s", "#0072B2", False),
+    EventKind.DELIVERY_FAILED: ("bounced or failed", "x", "#D55E00", True),
+    EventKind.AUTO_REPLY: ("automatic reply", "s", "#999999", True),
     EventKind.REMINDED: ("reminded", "v", "#E69F00", True),
     EventKind.ESCALATED: ("escalated", "^", "#CC79A7", True),
     EventKind.ACKNOWLEDGED: ("acknowledged", "o", "#009E73", True),
@@ -38,15 +42,19 @@ _MARKS: dict[EventKind | str, tuple[str, str, str, bool]] = {  # label, marker, 
 _TARGET_STYLES = (("#333333", "--"), ("#0072B2", ":"), ("#CC79A7", "-."), ("#56B4E9", "--"))
 _STOPPED_COLOUR = "#D55E00"
 _CAPTIONS = {
-    "ack-times": "Acknowledgement times: share of all recipients acknowledged within a given"
-    " time of sending; vertical lines mark the targets.",
+    "ack-times": "Acknowledgement times: the share acknowledged within a given time of"
+    " sending. The ECDF counts the acknowledged rows only, so it reaches 100% whatever"
+    " was missed; the Kaplan–Meier estimate keeps every row, each one never acknowledged"
+    " counting as followed until the exercise ended (censored, +). Vertical lines mark"
+    " the targets.",
     "by-country": "Per country: recipients acknowledged within target, late, or never.",
     "by-country-time": "Per country: how long it took to acknowledge (within target, late,"
     " or never); vertical lines mark the targets.",
-    "timeline": "Timeline in scenario time: per country, one lane per message (labelled with"
-    " its inject), when it was sent, reminded, escalated, acknowledged or given up, and when"
-    " the country answered an assistance request; grey lines show how long each country"
-    " was chased.",
+    "timeline": "Swim lanes in scenario time: per country, one lane per message (labelled"
+    " with its inject), when it was sent, delivered by e-mail or webhook (or bounced, or"
+    " answered automatically), reminded, escalated (to whom), acknowledged (by whom and"
+    " how) or given up, and when the country answered an assistance request; grey lines"
+    " show how long each country was chased.",
 }
 
 
@@ -91,28 +99,68 @@ def _target_lines(ax: Axes, targets: dict[float, list[str]], unit: float) -> Non
         ax.axvline(target / unit, color=colour, linestyle=style, linewidth=1.2, label=label)
 
 
+def ack_curves(report: Report) -> tuple[list[float], KaplanMeier]:
+    """What the acknowledgement-time chart draws: the acknowledged rows' times, ascending
+    (their ECDF), and the Kaplan–Meier estimate over every row, a row never acknowledged
+    being censored at the exercise's end (while it runs: at the latest time it reports)."""
+    rows = report.recipients
+    end = report.exercise.ended_at
+    if end is None:
+        end = max(
+            (t for r in rows for t in (r.sent_at, r.acknowledged_at, r.responded_at) if t),
+            default=report.exercise.started_at,
+        )
+    observations = [
+        (r.ack_seconds, True)
+        if r.ack_seconds is not None
+        else (max(0.0, (end - r.sent_at).total_seconds()), False)
+        for r in rows
+    ]
+    return sorted(t for t, acked in observations if acked), kaplan_meier(observations)
+
+
 def _ack_time_chart(report: Report) -> Figure:
     from matplotlib.ticker import PercentFormatter
 
-    fig, ax = new_figure(3.6)
+    fig, ax = new_figure(3.6, right=3.4)
     ax.set_title("Acknowledgement times", loc="left")
     rows = report.recipients
     if not rows:
         note(ax, "No recipients")
         return fig
-    values = sorted(r.ack_seconds for r in rows if r.ack_seconds is not None)
+    values, km = ack_curves(report)
     targets = _targets(report)
-    top = max([*values, *targets]) * 1.05 or 1.0
+    top = max([*values, *targets, *(t for t, _ in km.censored)]) * 1.05 or 1.0
     unit, unit_name = _unit(top)
     n, k = len(rows), len(values)
+    if k:
+        ax.step(
+            [0.0, *(v / unit for v in values), top / unit],
+            [0.0, *((i + 1) / k for i in range(k)), 1.0],
+            where="post",
+            color="#0072B2",
+            linewidth=1.5,
+            linestyle="--",
+            label=f"ECDF of the {k} acknowledged rows only",
+        )
     ax.step(
-        [0.0, *(v / unit for v in values), top / unit],
-        [0.0, *((i + 1) / n for i in range(k)), k / n],
+        [0.0, *(t / unit for t, _ in km.steps), top / unit],
+        [0.0, *(s for _, s in km.steps), km.steps[-1][1] if km.steps else 0.0],
         where="post",
         color="#009E73",
         linewidth=2,
-        label="acknowledged",
+        label=f"Kaplan–Meier over all {n} rows",
     )
+    if km.censored:
+        ax.plot(
+            [t / unit for t, _ in km.censored],
+            [s for _, s in km.censored],
+            linestyle="none",
+            marker="+",
+            markersize=9,
+            color="#D55E00",
+            label=f"{n - k} never acknowledged,\ncensored at the exercise end",
+        )
     _target_lines(ax, targets, unit)
     if k < n:
         ax.text(
@@ -127,8 +175,8 @@ def _ack_time_chart(report: Report) -> Figure:
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel(f"Time from sending to acknowledgement ({unit_name}, scenario time)")
-    ax.set_ylabel("Recipients acknowledged")
-    ax.legend(loc="lower right", frameon=False)
+    ax.set_ylabel("Share acknowledged")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
     return fig
 
 
@@ -242,6 +290,7 @@ class Lanes:
     country_labels: list[tuple[float, str]]  # (centre of the country's lanes, `HUN Hungary`)
     title: str
     inches: float  # of height per unit of position
+    packed: bool = False  # each country's lanes share one row, unlabelled
 
 
 def timeline_lanes(facts: ExerciseFacts, names: Names) -> Lanes:
@@ -286,7 +335,7 @@ def timeline_lanes(facts: ExerciseFacts, names: Names) -> Lanes:
     exercise = facts.exercise
     if exercise.state == "stopped" and exercise.ended_at is not None:
         title += f": stopped at {when(exercise.ended_at)}, before it completed"
-    return Lanes(y, lane_labels, country_labels, title, 0.35 if packed else 0.2)
+    return Lanes(y, lane_labels, country_labels, title, 0.35 if packed else 0.2, packed)
 
 
 def timeline_responses(report: Report, lanes: Lanes) -> list[tuple[datetime, float]]:
@@ -297,6 +346,27 @@ def timeline_responses(report: Report, lanes: Lanes) -> list[tuple[datetime, flo
         lane = lanes.y.get((r.message_id, r.country))
         if r.responded_at is not None and lane is not None:
             out.append((r.responded_at, lane))
+    return out
+
+
+def timeline_notes(facts: ExerciseFacts, lanes: Lanes) -> list[tuple[datetime, float, str]]:
+    """The words beside the timeline's marks (scenario time, lane, text): to whom each
+    escalation went (`→ hun-2`), and who acknowledged first for the country and how
+    (`hun-2 · email`)."""
+    exercise = facts.exercise
+    out = []
+    acked: set[tuple[str, str]] = set()
+    for e in facts.events:
+        key = (e.message_id, e.country or "")
+        lane = lanes.y.get(key)
+        if lane is None or e.poc is None:
+            continue
+        if e.kind is EventKind.ESCALATED:
+            out.append((exercise.scenario_time(e.at), lane, f"→ {e.poc}"))
+        elif e.kind is EventKind.ACKNOWLEDGED and key not in acked:
+            acked.add(key)
+            via = e.detail.get("via", "api")
+            out.append((exercise.scenario_time(e.at), lane, f"{e.poc} · {via}"))
     return out
 
 
@@ -328,6 +398,8 @@ def _timeline_chart(report: Report, facts: ExerciseFacts, names: Names) -> Figur
         lane = lanes.y.get((e.message_id, e.country or ""))
         if e.kind not in _MARKS or e.kind is EventKind.SENT or lane is None:
             continue  # `sent` is one event per message: each chase marks its own start
+        if e.kind is EventKind.DELIVERED and e.detail.get("channel", "inbox") == "inbox":
+            continue  # the inbox entry comes with the sending: only other channels' arrivals
         # one mark per reminder step (not per PoC reminded), per PoC reached, per country ack
         key: tuple[object, ...] = (e.kind, e.message_id, e.country)
         if e.kind is not EventKind.ACKNOWLEDGED:
@@ -357,6 +429,17 @@ def _timeline_chart(report: Report, facts: ExerciseFacts, names: Names) -> Figur
         end = x(exercise.scenario_time(settled)) if settled else horizon
         lines.append([(start, lane), (end, lane)])
     ax.add_collection(LineCollection(lines, colors="#9CA3AF", linewidths=1.5, alpha=0.6, zorder=1))
+    if not lanes.packed:  # room to say who and how
+        for at, lane, text in timeline_notes(facts, lanes):
+            ax.annotate(
+                text,
+                (x(at), lane),
+                xytext=(4, -8) if text.startswith("→") else (4, 3),  # escalations below
+                textcoords="offset points",
+                fontsize=6,
+                color="#444444",
+                zorder=4,
+            )
     for kind, (_, marker, colour, filled) in _MARKS.items():
         px, py = points[kind]
         if px:  # markers of a line, not a scatter: one SVG symbol, reused (much faster)

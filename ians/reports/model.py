@@ -63,6 +63,17 @@ class AckSeconds(_Part):
     max: Seconds | None
 
 
+class Indicator(_Part):
+    """A yes/no question asked of every row it applies to: `value` rows of `of` met it."""
+
+    id: str
+    label: str
+    definition: str
+    value: int
+    of: int
+    rate: Rate | None  # value / of; None when it applies to no row
+
+
 class Summary(_Part):
     recipients: int
     acknowledged: int
@@ -72,6 +83,8 @@ class Summary(_Part):
     ack_seconds: AckSeconds
     reminders: int
     escalations: int
+    reached: int = 0
+    indicators: list[Indicator] = []
 
 
 class CountryResult(_Part):
@@ -80,6 +93,8 @@ class CountryResult(_Part):
     acknowledged: int
     within_target: int
     ack_seconds: AckSeconds
+    reached: int = 0
+    indicators: list[Indicator] = []
 
 
 class RecipientRow(_Part):
@@ -102,6 +117,19 @@ class RecipientRow(_Part):
     acknowledged_via: str | None = None  # how the first ack came: api, link, email, response…
     simulated: bool = False  # a virtual run's row, or acknowledged by a PoC IANS played
     delivered_at: Time | None = None  # the first successful delivery, on any channel
+    reached: bool = False  # arrived where a PoC reads it (ians/reports/channels.py)
+    channels: dict[str, str] = {}  # each channel's outcome: {"email": "bounced", …}
+
+
+class ChannelFunnel(_Part):
+    """One channel over the exercise's rows: tried → arrived → acknowledged through it."""
+
+    channel: str
+    sent: int
+    delivered: int
+    acknowledged: int
+    bounced: int
+    auto_replies: int
 
 
 class Report(_Part):
@@ -109,3 +137,4 @@ class Report(_Part):
     summary: Summary
     by_country: list[CountryResult]
     recipients: list[RecipientRow]
+    channels: list[ChannelFunnel] = []

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from ians.errors import InvalidInput
 from ians.reports.facts import ExerciseFacts
-from ians.reports.model import AckSeconds, RecipientRow, Report
+from ians.reports.model import AckSeconds, Indicator, RecipientRow, Report
 from ians.reports.page import (
     Figure_,
     Names,
@@ -27,6 +27,7 @@ from ians.reports.page import (
     span,
     when,
 )
+from ians.reports.stats import rate
 
 FORMATS = ("json", "csv", "md", "html")
 """The formats `render` writes."""
@@ -37,6 +38,7 @@ _MEDIA_TYPES = {
     "md": "text/markdown; charset=utf-8",
     "html": "text/html; charset=utf-8",
 }
+_LEADING = 5  # tables above the charts in html: summary, by country, the indicators
 _LISTED = 20  # rows shown in the people's tables before "and N more"
 
 
@@ -84,6 +86,8 @@ def _csv(report: Report) -> str:
 def _cell(value: object) -> str:
     if value is None:
         return ""
+    if isinstance(value, dict):  # a row's channels: `email: bounced; inbox: delivered`
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -128,15 +132,56 @@ def _summary(report: Report) -> Table:
         ("Figure", "Value"),
         [
             ("Recipients (message × country)", str(s.recipients)),
+            ("Reached", _share(s.reached, s.recipients, rate(s.reached, s.recipients))),
             ("Acknowledged", _share(s.acknowledged, s.recipients, s.ack_rate)),
             ("Within target", _share(s.within_target, s.recipients, s.within_target_rate)),
             ("Median acknowledgement time", span(s.ack_seconds.median)),
+            ("Median, Kaplan–Meier over all rows", _km_median(report)),
             ("90th percentile", span(s.ack_seconds.p90)),
             ("Slowest acknowledgement", span(s.ack_seconds.max)),
             ("Reminders", str(s.reminders)),
             ("Escalations", str(s.escalations)),
         ],
     )
+
+
+def _indicator_cell(i: Indicator) -> str:
+    if i.rate is None:
+        return "—"
+    return f"{i.value}/{i.of} ({i.rate * 100:.0f}%)"
+
+
+def _indicators(report: Report, names: Names) -> list[Table]:
+    """The indicators overall and per country, then their definitions."""
+    overall = report.summary.indicators
+    labels = tuple(i.label for i in overall)
+    return [
+        Table(
+            "Indicators",
+            ("Indicator", "Overall"),
+            [(i.label, _indicator_cell(i)) for i in overall],
+            numeric=frozenset({1}),
+        ),
+        Table(
+            "Indicators by country",
+            ("Country", *labels),
+            [
+                (names.country(c.country), *(_indicator_cell(i) for i in c.indicators))
+                for c in report.by_country
+            ],
+            numeric=frozenset(range(1, len(labels) + 1)),
+        ),
+        Table(
+            "Definitions", ("Indicator", "Definition"), [(i.label, i.definition) for i in overall]
+        ),
+    ]
+
+
+def _km_median(report: Report) -> str:
+    from ians.reports.charts import ack_curves  # plain maths; matplotlib stays unimported
+
+    median = ack_curves(report)[1].median()
+    return "not reached: under half acknowledged" if median is None else span(median)
 
 
 def _spans(a: AckSeconds) -> tuple[str, str, str]:
@@ -183,6 +228,7 @@ def _people_tables(report: Report, names: Names) -> list[Table]:
     tables = [
         _summary(report),
         _countries(report, names),
+        *_indicators(report, names),
         _listed(
             "Not acknowledged",
             ("Inject", "Type", "Country", "Sent", "Reminders", "Escalations"),
@@ -231,6 +277,7 @@ def _people_tables(report: Report, names: Names) -> list[Table]:
             ],
         ),
     ]
+    tables += _channel_tables(report, names)
     if requests:
         tables.append(
             _listed(
@@ -248,6 +295,62 @@ def _people_tables(report: Report, names: Names) -> list[Table]:
             )
         )
     return tables
+
+
+_OUTCOME_WORDS = {
+    "replied": "answered",
+    "auto_reply": "automatic reply",
+    "delivered": "delivered",
+    "bounced": "bounced",
+    "failed": "failed",
+    "retrying": "retrying",
+}
+
+
+def _channel_tables(report: Report, names: Names) -> list[Table]:
+    """The funnel per channel, then how each row was reached and answered (the rows not
+    reached first)."""
+    funnel = Table(
+        "Channels",
+        (
+            "Channel",
+            "Sent",
+            "Delivered",
+            "Acknowledged through it",
+            "Bounced or failed",
+            "Auto-replies",
+        ),
+        [
+            (
+                f.channel,
+                str(f.sent),
+                str(f.delivered),
+                str(f.acknowledged),
+                str(f.bounced),
+                str(f.auto_replies),
+            )
+            for f in report.channels
+        ],
+        numeric=frozenset(range(1, 6)),
+        empty="No delivery recorded.",
+    )
+    rows = sorted(report.recipients, key=lambda r: (r.reached, r.acknowledged_at is not None))
+    how = _listed(
+        "How each recipient was reached and answered",
+        ("Inject", "Country", "Reached", "Channels", "Answered", "By"),
+        [
+            (
+                _inject(r),
+                names.country(r.country),
+                "yes" if r.reached else "no",
+                ", ".join(f"{c} {_OUTCOME_WORDS.get(o, o)}" for c, o in r.channels.items()) or "—",
+                r.acknowledged_via or "never",
+                r.acknowledged_by or "—",
+            )
+            for r in rows
+        ],
+    )
+    return [funnel, how]
 
 
 def _markdown(report: Report, names: Names) -> str:
@@ -272,9 +375,9 @@ def _all_recipients(report: Report) -> str:
 def _html(report: Report, names: Names, figures: Sequence[Figure_]) -> str:
     tables = _people_tables(report, names)
     body = (
-        "".join(html_table(t) for t in tables[:2])
+        "".join(html_table(t) for t in tables[:_LEADING])
         + html_figures(figures)
-        + "".join(html_table(t) for t in tables[2:])
+        + "".join(html_table(t) for t in tables[_LEADING:])
         + _all_recipients(report)
     )
     title = f"Acknowledgement report: {report.exercise.name}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TypedDict
 
@@ -43,3 +44,55 @@ def summary_seconds(values: Sequence[float]) -> SecondsSummary:
         "p90": nearest_rank(values, 0.9),
         "max": max(values) if values else None,
     }
+
+
+@dataclass(frozen=True)
+class KaplanMeier:
+    """The Kaplan–Meier estimate of the share acknowledged by each time, 1 − S(t).
+
+    `steps`: (time, share) at each time with at least one acknowledgement, ascending; the
+    share holds until the next step. `censored`: (time, share then) of each row followed
+    until `time` without an acknowledgement.
+    """
+
+    steps: list[tuple[float, float]]
+    censored: list[tuple[float, float]]
+
+    def share_at(self, t: float) -> float:
+        """The estimated share acknowledged by time `t` (0 before the first step)."""
+        share = 0.0
+        for at, s in self.steps:
+            if at > t:
+                break
+            share = s
+        return share
+
+    def median(self) -> float | None:
+        """The first time the estimate reaches one half; None if it never does."""
+        return next((at for at, s in self.steps if s >= 0.5), None)
+
+
+def kaplan_meier(observations: Sequence[tuple[float, bool]]) -> KaplanMeier:
+    """The estimate over `observations`, each (time, acknowledged): an acknowledgement
+    time, or the time a row was followed for without one (censored).
+
+    At each acknowledgement time t the survival S falls by the factor 1 − d/n, d the rows
+    acknowledged at t and n those still at risk (time ≥ t: a row censored at t counts as
+    at risk then, the usual convention). No observations: no steps.
+    """
+    at_risk = len(observations)
+    acked: dict[float, int] = {}
+    cut: dict[float, int] = {}
+    for t, acknowledged in observations:
+        (acked if acknowledged else cut)[t] = (acked if acknowledged else cut).get(t, 0) + 1
+    survival = 1.0
+    steps: list[tuple[float, float]] = []
+    censored: list[tuple[float, float]] = []
+    for t in sorted(acked.keys() | cut.keys()):
+        d = acked.get(t, 0)
+        if d:
+            survival *= 1 - d / at_risk
+            steps.append((t, 1 - survival))
+        censored += [(t, 1 - survival)] * cut.get(t, 0)
+        at_risk -= d + cut.get(t, 0)
+    return KaplanMeier(steps, censored)

@@ -74,6 +74,18 @@ class ExerciseQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSession:
+    """A signed-in browser: `key_hash` is the SHA-256 of its cookie; `poc` None is the
+    secretariat; `csrf` the token its forms carry."""
+
+    key_hash: str
+    poc: str | None
+    csrf: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Fired:
     """A chase after its due steps were applied, with the events they made."""
 
@@ -82,6 +94,10 @@ class Fired:
 
 
 class Store(ABC):
+    shared = False
+    """True when other nodes write to the same database (what this node holds in memory,
+    such as the token table, may then be behind it)."""
+
     @abstractmethod
     async def close(self) -> None:
         """Finish pending writes and release the database."""
@@ -359,3 +375,25 @@ class Store(ABC):
     @abstractmethod
     async def claim_once(self, key: str) -> bool:
         """True the first time `key` is claimed, False ever after (a one-time link)."""
+
+    # --- contact details ----------------------------------------------------------------
+    @abstractmethod
+    async def confirm_details(self, poc: str, at: datetime) -> None:
+        """Record that the PoC confirmed its contact details at `at` (every one is kept)."""
+
+    @abstractmethod
+    async def details_confirmed(self) -> dict[str, datetime]:
+        """The latest confirmation of each PoC that ever confirmed, by PoC id."""
+
+    # --- the web pages' sessions ---------------------------------------------------------
+    @abstractmethod
+    async def add_session(self, session: WebSession) -> None:
+        """Store a session (durably); sessions expired by its start may be dropped."""
+
+    @abstractmethod
+    async def web_session(self, key_hash: str) -> WebSession | None:
+        """The session with this cookie hash, expired or not; None when there is none."""
+
+    @abstractmethod
+    async def end_session(self, key_hash: str) -> None:
+        """Forget the session (signing out); nothing happens for an unknown one."""

@@ -65,6 +65,14 @@ def set_token(conn: sqlite3.Connection, items: list[tuple[str, str, int]]) -> li
     return [None] * len(items)
 
 
+def confirm_details(conn: sqlite3.Connection, items: list[tuple[str, int]]) -> list[None]:
+    # the same PoC confirming twice in one microsecond is one confirmation
+    conn.executemany(
+        "INSERT OR IGNORE INTO detail_confirmations (poc_id, confirmed_at) VALUES (?, ?)", items
+    )
+    return [None] * len(items)
+
+
 def record_events(conn: sqlite3.Connection, items: list[list[Event]]) -> list[None]:
     insert_events(conn, [e for events in items for e in events])
     return [None] * len(items)
@@ -128,8 +136,9 @@ def add_response(
 
 
 def acknowledge(
-    conn: sqlite3.Connection, items: list[tuple[str, str, datetime, str | None, bool, Via]]
+    conn: sqlite3.Connection, items: list[tuple[str, str, datetime, str | None, bool, str]]
 ) -> list[AckResult | IansError]:
+    """Items: (message, PoC, time, note, simulated, the value of its Via)."""
     keys = list({(m, p) for m, p, _, _, _, _ in items})
     found: dict[tuple[str, str], tuple[datetime | None, Chase]] = {}
     for chunk in chunks(keys):
@@ -161,7 +170,7 @@ def acknowledge(
             out.append(AckResult(first_ack, True, chase))
             continue
         try:
-            chase, new_events = rules.acknowledge(chase, poc, now, note, via, simulated)
+            chase, new_events = rules.acknowledge(chase, poc, now, note, Via(via), simulated)
         except IansError as refused:
             out.append(refused)
             continue

@@ -176,7 +176,26 @@ MIGRATIONS: list[str] = [
         WHERE next_attempt_at IS NOT NULL;
     CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message_id, poc);
     """,
-    # version 8: webhooks: each PoC's signing secret (kept as is: it signs), and the
+    # version 8: a PoC confirms that its contact details in the registry are up to date
+    """
+    CREATE TABLE IF NOT EXISTS detail_confirmations (
+        poc_id TEXT NOT NULL,
+        confirmed_at INTEGER NOT NULL,
+        PRIMARY KEY (poc_id, confirmed_at)
+    ) WITHOUT ROWID;
+    """,
+    # version 9: sessions of the web pages (the hash of each cookie, never the cookie)
+    """
+    CREATE TABLE IF NOT EXISTS web_sessions (
+        key_hash TEXT PRIMARY KEY,
+        poc TEXT,
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS web_sessions_expiry ON web_sessions (expires_at);
+    """,
+    # version 10: webhooks: each PoC's signing secret (kept as is: it signs), and the
     # channels a peer switched off (HTTP 410), which no notice is queued for any more
     """
     CREATE TABLE IF NOT EXISTS webhook_secrets (

@@ -30,7 +30,7 @@ from ians.errors import (
     UnknownMessage,
 )
 from ians.reports.facts import ExerciseFacts, SentMessage
-from ians.store import batches, outbox
+from ians.store import batches, outbox, web
 from ians.store.base import (
     AckResult,
     Delivery,
@@ -39,6 +39,7 @@ from ians.store.base import (
     InboxItem,
     MessageQuery,
     Store,
+    WebSession,
 )
 from ians.store.rows import (
     CHASE_COLUMNS,
@@ -228,7 +229,8 @@ class SqliteStore(Store):
         via: Via = Via.API,
     ) -> AckResult:
         result: AckResult = await self._write(
-            batches.acknowledge, (message_id, poc, now, note, simulated, via)
+            # `via` as its value: an enum member pickles through Python code (~1 us each way)
+            batches.acknowledge, (message_id, poc, now, note, simulated, via.value)
         )
         return result
 
@@ -466,12 +468,37 @@ class SqliteStore(Store):
             raise UnknownMessage(message_id)
         return batches.parsed_policy(rows[0][0])
 
+    async def confirm_details(self, poc: str, at: datetime) -> None:
+        await self._write(batches.confirm_details, (poc, to_us(at)))
+
+    async def details_confirmed(self) -> dict[str, datetime]:
+        rows = await self._rows(
+            "SELECT poc_id, max(confirmed_at) FROM detail_confirmations GROUP BY poc_id"
+        )
+        return {str(poc): from_us(at) for poc, at in rows}
+
     async def meta_value(self, key: str) -> str | None:
         rows = await self._rows("SELECT value FROM meta WHERE key = ?", (key,))
         return str(rows[0][0]) if rows else None
 
     async def set_meta_value(self, key: str, value: str) -> None:
         await self._write(batches.set_meta, (key, value))
+
+    async def add_session(self, session: WebSession) -> None:
+        await self._write(web.add_session, session)
+
+    async def web_session(self, key_hash: str) -> WebSession | None:
+        rows = await self._rows(
+            "SELECT poc, csrf, created_at, expires_at FROM web_sessions WHERE key_hash = ?",
+            (key_hash,),
+        )
+        if not rows:
+            return None
+        poc, csrf, created, expires = rows[0]
+        return WebSession(key_hash, poc, csrf, from_us(created), from_us(expires))
+
+    async def end_session(self, key_hash: str) -> None:
+        await self._write(web.end_session, key_hash)
 
 
 # the message was sent by the country, or reached one of its PoCs

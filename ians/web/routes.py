@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
 from ians.cap.atom import MEDIA_TYPE as ATOM
+from ians.confirmations import confirm_details
 from ians.domain.exercise import ClockKind
 from ians.domain.messages import MessageDraft
 from ians.errors import Conflict, Forbidden, InvalidInput
@@ -66,6 +67,7 @@ from ians.web.views import (
     ConsultationView,
     Countries,
     CountryView,
+    DetailsConfirmed,
     ExerciseBody,
     ExerciseList,
     ExerciseSummary,
@@ -151,16 +153,23 @@ async def countries(request: web.Request, who: Principal | None) -> web.Response
 
 async def pocs(request: web.Request, who: Principal | None) -> web.Response:
     registry = request.app[registry_key]
+    confirmed = await request.app[tracker_key].store.details_confirmed()
     hooks = request.app[services_key].webhooks
     issued = hooks.issued_at if hooks is not None else {}
     disabled = hooks.disabled_at if hooks is not None else {}
-    return render(
-        Pocs(
-            points_of_contact=[
-                PocView.of(p, issued.get(p.id), disabled.get(p.id)) for p in registry.pocs.values()
-            ]
-        )
-    )
+    views = [
+        PocView.of(p, issued.get(p.id), disabled.get(p.id), confirmed.get(p.id))
+        for p in registry.pocs.values()
+    ]
+    return render(Pocs(points_of_contact=views))
+
+
+async def confirm_poc_details(request: web.Request, who: Principal | None) -> web.Response:
+    assert who is not None
+    tracker = request.app[tracker_key]
+    poc_id = request.match_info["poc_id"]
+    at = await confirm_details(tracker.store, tracker.registry, tracker.clock, who, poc_id)
+    return render(DetailsConfirmed(poc=poc_id, details_confirmed_at=at))
 
 
 async def issue_webhook_secret(request: web.Request, who: Principal | None) -> web.Response:
@@ -404,6 +413,15 @@ ENDPOINTS: list[Endpoint] = [
     ),
     Endpoint(
         "POST",
+        "/api/pocs/{poc_id}/confirm-details",
+        confirm_poc_details,
+        "admin or poc",
+        "Confirm that the PoC's contact details in the registry are up to date (the PoC"
+        " itself, or the secretariat); GET /api/pocs shows the latest confirmation",
+        DetailsConfirmed,
+    ),
+    Endpoint(
+        "POST",
         "/api/pocs/{poc_id}/webhook-secret",
         issue_webhook_secret,
         "admin",
@@ -613,7 +631,7 @@ def _guarded(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Respon
     async def handle(request: web.Request) -> web.Response:
         who = None
         if endpoint.who != "anyone":
-            who = request.app[tokens_key].authenticate(request.headers.get("Authorization"))
+            who = await request.app[tokens_key].caller(request.headers.get("Authorization"))
             if endpoint.who == "admin":
                 who.require_admin()
             elif endpoint.who == "poc":

@@ -65,6 +65,9 @@ class PocView(_View):
     )
     hours: str
     languages: list[str]
+    details_confirmed_at: datetime | None = Field(
+        default=None, description="when the PoC last confirmed these details; null: never"
+    )
 
     @classmethod
     def of(
@@ -72,6 +75,7 @@ class PocView(_View):
         poc: PointOfContact,
         secret_issued_at: datetime | None = None,
         disabled_at: datetime | None = None,
+        details_confirmed_at: datetime | None = None,
     ) -> PocView:
         return cls(
             id=poc.id,
@@ -86,6 +90,7 @@ class PocView(_View):
             webhook_disabled_at=disabled_at,
             hours=str(poc.hours),
             languages=list(poc.languages),
+            details_confirmed_at=details_confirmed_at,
         )
 
 
@@ -209,6 +214,11 @@ class AckBody(_View):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     note: str | None = Field(default=None, max_length=2000)
+
+
+class DetailsConfirmed(_View):
+    poc: str
+    details_confirmed_at: datetime
 
 
 class AckView(_View):

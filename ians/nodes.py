@@ -1,0 +1,147 @@
+"""Several nodes on one PostgreSQL database: the timers they share, and the news.
+
+Each node keeps the timers it armed itself (ians/scheduler.py), and beside them one
+*sweep* timer at the earliest step due in the whole database. At a sweep the node claims
+the due chases no other node holds (`FOR UPDATE SKIP LOCKED`) and applies their steps in
+that transaction, so nodes that wake together share the work and every step is stored
+once. A node learns of an earlier step armed elsewhere from a NOTIFY on the `timers`
+channel, and, since a notification can be lost (its listening connection dropped),
+polls for the earliest one every `poll` as well; the poll also picks up what the outbox
+has due, the notices of a node that died among them once their claims expire.
+
+A token issued on one node (`tokens` channel) makes every node read the token table
+again, so the old one stops working everywhere. The `events` channel carries what a
+node recorded (an acknowledgement, a chase step) to the others, for live pages:
+`subscribe` a callback to hear of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from ians.clock import Clock
+from ians.domain.chase import Event, EventKind
+from ians.outbox import Outbox
+from ians.scheduler import TimerWheel
+from ians.store.postgres import PostgresStore
+from ians.store.rows import from_us, opt_dt
+from ians.tokens import Tokens
+from ians.tracking import Tracker
+
+log = logging.getLogger(__name__)
+
+SWEEP = "sweep"
+"""The timer kind of the sweep: `(SWEEP, 0)`, at the earliest step due in the database."""
+POLL_EVERY = timedelta(seconds=1)
+SWEEP_BATCH = 1000  # chases claimed and stepped in one transaction
+BUSY_AGAIN = timedelta(milliseconds=50)  # a due chase held by another node: look again soon
+
+EventListener = Callable[[Event], None]
+
+
+class Nodes:
+    def __init__(
+        self,
+        store: PostgresStore,
+        clock: Clock,
+        timers: TimerWheel,
+        tracker: Tracker,
+        outbox: Outbox | None = None,
+        poll: timedelta = POLL_EVERY,
+        tokens: Tokens | None = None,
+    ) -> None:
+        self.store = store
+        self._clock = clock
+        self._timers = timers
+        self._tracker = tracker
+        self._outbox = outbox
+        self._tokens = tokens
+        self._reloads: set[asyncio.Task[None]] = set()
+        self._poll_every = poll
+        self._sweep_at: datetime | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._subscribers: list[EventListener] = []
+        self.sweeps = 0  # sweeps that stepped a chase: for tests and logs
+        timers.handle(SWEEP, self._sweep_due)
+
+    async def start(self) -> None:
+        """Listen to the other nodes, arm the first sweep and start polling."""
+        await self.store.listen(self.store.timers_channel, self._armed_elsewhere)
+        await self.store.listen(self.store.events_channel, self._recorded_elsewhere)
+        await self.store.listen(self.store.tokens_channel, self._token_issued_elsewhere)
+        await self.poll()
+        self._poller = asyncio.create_task(self._poll_forever(), name="ians-nodes-poll")
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+
+    def subscribe(self, listener: EventListener) -> None:
+        """Call `listener` with each event another node recorded and announced."""
+        self._subscribers.append(listener)
+
+    async def poll(self) -> None:
+        """Arm the sweep at the earliest due step; listen again if the connection was lost."""
+        if not self.store.listening():
+            log.warning("the listening connection to PostgreSQL was lost: listening again")
+            await self.store.relisten()
+            if self._tokens is not None:  # a token issued meanwhile was not heard of
+                await self._tokens.reload()
+        due = await self.store.next_chase_due()
+        if due is not None:
+            self._arm_sweep(due)
+        if self._outbox is not None:
+            await self._outbox.recover()
+
+    async def _poll_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_every.total_seconds())
+            try:
+                await self.poll()
+            except Exception:  # the database away for a while: the next poll tries again
+                log.exception("polling PostgreSQL for due timers failed")
+
+    def _arm_sweep(self, due: datetime) -> None:
+        if self._sweep_at is None or due < self._sweep_at:
+            self._sweep_at = due
+            self._timers.arm((SWEEP, 0), due)
+
+    def _armed_elsewhere(self, payload: str) -> None:
+        self._arm_sweep(from_us(int(payload)))
+
+    async def _sweep_due(self, _args: list[int], now: datetime) -> None:
+        self._sweep_at = None
+        while fired := await self.store.fire_due(now, SWEEP_BATCH):
+            self.sweeps += 1
+            await self._tracker.stepped(fired)
+            if len(fired) < SWEEP_BATCH:
+                break
+        due = await self.store.next_chase_due()
+        if due is not None:
+            self._arm_sweep(max(due, now + BUSY_AGAIN) if due <= now else due)
+
+    def _token_issued_elsewhere(self, _poc: str) -> None:
+        if self._tokens is not None:
+            task = asyncio.create_task(self._tokens.reload(), name="ians-tokens-reload")
+            self._reloads.add(task)
+            task.add_done_callback(self._reloads.discard)
+
+    def _recorded_elsewhere(self, payload: str) -> None:
+        for event in events_of(payload):
+            for listener in self._subscribers:
+                listener(event)
+
+
+def events_of(payload: str) -> list[Event]:
+    """The events of an `events` notification (ians/store/postgres.py: `publish`)."""
+    return [
+        Event(from_us(at), EventKind(kind), m, country, poc, opt_dt(due), detail or {})
+        for at, kind, m, country, poc, due, detail in json.loads(payload)
+    ]
