@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -488,3 +489,55 @@ async def test_a_consultation_invitation_is_json_for_every_format(
         assert consultation["url"] == f"{PUBLIC_URL}/api/consultations/{created['id']}"
         assert consultation["deadline"].endswith("Z")
         assert body["data"]["reminder"] is False and "ack_url" not in body["data"]
+
+
+def readme_receiver() -> dict[str, Any]:
+    """The README's receiver example, run: its globals (`app`, and `hook`, which holds its
+    secret and may be replaced, since the handler looks it up at each request)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    example = r"```python\n(from aiohttp import web\nfrom standardwebhooks.*?)```"
+    found = re.search(example, readme, re.S)
+    assert found, "the README's receiver example"
+    code = found[1].replace("web.run_app(app, port=8443)", "")  # the test serves it
+    code = code.replace('"whsec_…"', repr("whsec_" + "A" * 43 + "="))
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("right_secret", [True, False])
+async def test_the_readme_receiver_example_accepts_our_notices_and_only_ours(
+    make_api: AppFactory, tmp_path: Path, right_secret: bool
+) -> None:
+    from aiohttp import web
+    from standardwebhooks import Webhook
+
+    example = readme_receiver()
+    runner = web.AppRunner(example["app"], shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/ians"
+        path = tmp_path / "contacts-readme.yaml"
+        path.write_text(
+            "countries:\n"
+            "  SRB: {name: Serbia, timezone: Europe/Belgrade,"
+            " points_of_contact: [{id: srb-1, roles: [notification]}]}\n"
+            "  HUN: {name: Hungary, timezone: Europe/Budapest,"
+            f' points_of_contact: [{{id: hun-1, roles: [notification], webhook: "{url}"}}]}}\n'
+        )
+        api = await make_api(delivery=hooks(), registry=load_registry([path]))
+        secret = (await api.json("POST", "/api/pocs/hun-1/webhook-secret", status=201))["secret"]
+        if right_secret:
+            example["hook"] = Webhook(secret)
+        sent = await send(api, ["HUN"])
+        await settle(api)
+        found = webhook_events(await events(api, sent["id"]))
+        if right_secret:
+            assert [(e["kind"], e["answer"][:3]) for e in found] == [("delivered", "204")]
+        else:
+            assert [(e["kind"], e["answer"][:3], e["permanent"]) for e in found] == [
+                ("delivery_failed", "401", True)
+            ]
+    finally:
+        await runner.cleanup()
