@@ -26,6 +26,7 @@ from ians.channels.config import ChannelsConfig
 from ians.clock import ManualClock
 from ians.contacts import load_registry
 from ians.domain.contacts import Registry
+from ians.web.views import WebhookNotice
 from tests.conftest import AppFactory, early_warning
 from tests.email_fixtures import events, services, settle
 from tests.webhook_receiver import Receiver, Reply, json_of
@@ -133,6 +134,7 @@ async def test_500_500_200_is_one_notice_in_three_attempts_with_one_id(
     assert [a.timestamp - first.timestamp for a in attempts] == [0, 10, 70]
     assert len({a.headers["webhook-signature"] for a in attempts}) == 3
     assert len({a.body for a in attempts}) == 1  # the same notice every time
+    WebhookNotice.model_validate_json(first.body)  # the shape /api/openapi.json describes
     body = json_of(first)
     assert body["type"] == "message"
     assert body["data"]["message"]["id"] == sent["id"]
@@ -403,6 +405,7 @@ async def test_reminders_are_webhook_notices_of_their_own(
     await settle(api)
     first, reminder = await receiver.wait_for(2)
     assert json_of(first)["type"] == "message" and json_of(reminder)["type"] == "reminder"
+    WebhookNotice.model_validate_json(reminder.body)
     assert first.id != reminder.id and reminder.verified
     assert json_of(reminder)["data"]["message"]["id"] == sent["id"]
 
@@ -481,6 +484,7 @@ async def test_a_consultation_invitation_is_json_for_every_format(
     got = {r.path: r for r in await receiver.wait_for(2)}
     for path in ("/hun-1", "/rou-1"):  # rou-1 takes CAP, which has no place for it
         assert got[path].verified and got[path].headers["content-type"] == "application/json"
+        WebhookNotice.model_validate_json(got[path].body)
         body = json_of(got[path])
         assert body["type"] == "consultation"
         consultation = body["data"]["consultation"]
@@ -541,3 +545,16 @@ async def test_the_readme_receiver_example_accepts_our_notices_and_only_ours(
             ]
     finally:
         await runner.cleanup()
+
+
+async def test_the_openapi_description_has_the_webhook_notice(
+    make_api: AppFactory, receiver: Receiver
+) -> None:
+    api = await make_api(delivery=hooks())
+    described = await api.json("GET", "/api/openapi.json", as_=None)
+    notice = described["webhooks"]["notice"]["post"]
+    content = notice["requestBody"]["content"]
+    assert content["application/json"]["schema"]["$ref"].endswith("/WebhookNotice")
+    assert "application/cap+xml" in content
+    assert {"2XX", "410", "429", "5XX"} <= set(notice["responses"])
+    assert "/api/pocs/{poc_id}/webhook-secret" in described["paths"]
