@@ -166,4 +166,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (poc, channel)
     );
     """,
+    # version 5: as SQLite's version 11, an exercise's improvement plan as edited
+    """
+    CREATE TABLE exercise_findings (
+        exercise_id TEXT PRIMARY KEY REFERENCES exercises (id),
+        findings TEXT NOT NULL,
+        edited_at BIGINT NOT NULL
+    );
+    """,
 ]
