@@ -24,7 +24,7 @@ import json
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -38,7 +38,7 @@ from ians.domain.messages import Message
 from ians.domain.outbox import Attempt, OutboxNotice
 from ians.domain.policy import AckPolicy
 from ians.errors import IansError, InvalidInput, UnknownExercise, UnknownMessage
-from ians.reports.facts import ExerciseFacts, SentMessage
+from ians.reports.facts import EditedFindings, ExerciseFacts, SentMessage
 from ians.store import pg_writes as w
 from ians.store.base import (
     AckResult,
@@ -48,6 +48,7 @@ from ians.store.base import (
     InboxItem,
     MessageQuery,
     Store,
+    WebSession,
 )
 from ians.store.batches import parsed_policy
 from ians.store.outbox import NOTICE_COLUMNS, notice_of
@@ -472,9 +473,30 @@ class PostgresStore(Store):
             f" WHERE message_id IN ({in_exercise}) ORDER BY id",
             exercise_id,
         )
-        return ExerciseFacts(
-            exercise, messages, [chase_of(r) for r in chases], [event_of(r) for r in events]
+        edited = await self._rows(
+            "SELECT findings, edited_at FROM exercise_findings WHERE exercise_id = $1",
+            exercise_id,
         )
+        return ExerciseFacts(
+            exercise,
+            messages,
+            [chase_of(r) for r in chases],
+            [event_of(r) for r in events],
+            EditedFindings(json.loads(edited[0][0]), from_us(edited[0][1])) if edited else None,
+            await self.details_confirmed(),
+        )
+
+    async def exercises_for_history(self, kind: str | None = None) -> list[Exercise]:
+        where = "kind != 'consultation' AND clock != 'virtual'"
+        params: list[str] = []
+        if kind is not None:
+            where += " AND kind = $1"
+            params.append(kind)
+        rows = await self._rows(
+            f"SELECT {EXERCISE_COLUMNS} FROM exercises WHERE {where} ORDER BY started_at, id",
+            *params,
+        )
+        return [exercise_of(r) for r in rows]
 
     async def import_run(
         self,
@@ -558,9 +580,38 @@ class PostgresStore(Store):
         async with self._tx() as conn:
             await conn.execute("DELETE FROM poc_channels")
             await conn.executemany(
-                "INSERT INTO poc_channels (poc, channel) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                "INSERT INTO poc_channels (poc, channel) SELECT $1, $2 WHERE NOT EXISTS"
+                " (SELECT 1 FROM disabled_channels WHERE poc = $1 AND channel = $2)"
+                " ON CONFLICT DO NOTHING",
                 list(channels),
             )
+
+    async def webhook_secrets(self) -> dict[str, tuple[str, datetime]]:
+        rows = await self._rows("SELECT poc, secret, issued_at FROM webhook_secrets")
+        return {str(p): (str(s), from_us(at)) for p, s, at in rows}
+
+    async def set_webhook_secret(self, poc: str, secret: str, at: datetime) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                "INSERT INTO webhook_secrets (poc, secret, issued_at) VALUES ($1, $2, $3)"
+                " ON CONFLICT (poc) DO UPDATE SET secret = excluded.secret,"
+                " issued_at = excluded.issued_at",
+                poc,
+                secret,
+                to_us(at),
+            )
+            await conn.execute(
+                "DELETE FROM disabled_channels WHERE poc = $1 AND channel = 'webhook'", poc
+            )
+            await conn.execute(
+                "INSERT INTO poc_channels (poc, channel) VALUES ($1, 'webhook')"
+                " ON CONFLICT DO NOTHING",
+                poc,
+            )
+
+    async def disabled_channels(self) -> dict[tuple[str, str], datetime]:
+        rows = await self._rows("SELECT poc, channel, disabled_at FROM disabled_channels")
+        return {(str(p), str(c)): from_us(at) for p, c, at in rows}
 
     async def due_notices(self, now: datetime, limit: int) -> list[OutboxNotice]:
         """As Store.due_notices, and each is claimed for this node for the lease: no other
@@ -619,12 +670,60 @@ class PostgresStore(Store):
             raise UnknownMessage(message_id)
         return parsed_policy(stored)
 
+    # --- the web pages' sessions ---------------------------------------------------------
+    async def add_session(self, session: WebSession) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                "DELETE FROM web_sessions WHERE expires_at <= $1", to_us(session.created_at)
+            )
+            await conn.execute(
+                "INSERT INTO web_sessions (key_hash, poc, csrf, created_at, expires_at)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key_hash) DO UPDATE SET"
+                " poc = excluded.poc, csrf = excluded.csrf, created_at = excluded.created_at,"
+                " expires_at = excluded.expires_at",
+                session.key_hash,
+                session.poc,
+                session.csrf,
+                to_us(session.created_at),
+                to_us(session.expires_at),
+            )
+
+    async def web_session(self, key_hash: str) -> WebSession | None:
+        rows = await self._rows(
+            "SELECT poc, csrf, created_at, expires_at FROM web_sessions WHERE key_hash = $1",
+            key_hash,
+        )
+        if not rows:
+            return None
+        poc, csrf, created, expires = rows[0]
+        return WebSession(key_hash, poc, csrf, from_us(created), from_us(expires))
+
+    async def end_session(self, key_hash: str) -> None:
+        async with self._tx() as conn:
+            await conn.execute("DELETE FROM web_sessions WHERE key_hash = $1", key_hash)
+
     async def confirm_details(self, poc: str, at: datetime) -> None:
         async with self._tx() as conn:  # the same PoC twice in one microsecond is once
             await conn.execute(
                 "INSERT INTO detail_confirmations (poc_id, confirmed_at) VALUES ($1, $2)"
                 " ON CONFLICT DO NOTHING",
                 poc,
+                to_us(at),
+            )
+
+    async def save_findings(
+        self, exercise_id: str, items: Sequence[Mapping[str, object]], at: datetime
+    ) -> None:
+        text = json.dumps(list(map(dict, items)), ensure_ascii=False)
+        async with self._tx() as conn:
+            if await conn.fetchval("SELECT 1 FROM exercises WHERE id = $1", exercise_id) is None:
+                raise UnknownExercise(exercise_id)
+            await conn.execute(
+                "INSERT INTO exercise_findings (exercise_id, findings, edited_at)"
+                " VALUES ($1, $2, $3) ON CONFLICT (exercise_id) DO UPDATE SET"
+                " findings = excluded.findings, edited_at = excluded.edited_at",
+                exercise_id,
+                text,
                 to_us(at),
             )
 
