@@ -9,6 +9,12 @@ channel, and, since a notification can be lost (its listening connection dropped
 polls for the earliest one every `poll` as well; the poll also picks up what the outbox
 has due, the notices of a node that died among them once their claims expire.
 
+An exercise or a consultation is run by one node (table `runners`): the one that started
+it plays its injects, its simulated PoCs, its reminders and closing, and steps its chases,
+renewing its lease at every poll. When a node stops renewing, another takes its runs up
+from the store at its next poll after the lease (the guards of each step make what the
+first had already done a no-op).
+
 A token issued on one node (`tokens` channel) makes every node read the token table
 again, so the old one stops working everywhere. The `events` channel carries what a
 node recorded (an acknowledgement, a chase step) to the others, for live pages:
@@ -25,7 +31,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from ians.clock import Clock
+from ians.consultations import Consultations
 from ians.domain.chase import Event, EventKind
+from ians.exercises import Exercises
 from ians.outbox import Outbox
 from ians.scheduler import TimerWheel
 from ians.store.postgres import PostgresStore
@@ -54,6 +62,8 @@ class Nodes:
         outbox: Outbox | None = None,
         poll: timedelta = POLL_EVERY,
         tokens: Tokens | None = None,
+        exercises: Exercises | None = None,
+        consultations: Consultations | None = None,
     ) -> None:
         self.store = store
         self._clock = clock
@@ -61,6 +71,8 @@ class Nodes:
         self._tracker = tracker
         self._outbox = outbox
         self._tokens = tokens
+        self._exercises = exercises
+        self._consultations = consultations
         self._reloads: set[asyncio.Task[None]] = set()
         self._poll_every = poll
         self._sweep_at: datetime | None = None
@@ -94,11 +106,29 @@ class Nodes:
             await self.store.relisten()
             if self._tokens is not None:  # a token issued meanwhile was not heard of
                 await self._tokens.reload()
+        await self._run_exercises()
         due = await self.store.next_chase_due()
         if due is not None:
             self._arm_sweep(due)
         if self._outbox is not None:
             await self._outbox.recover()
+
+    async def _run_exercises(self) -> None:
+        """Renew the lease of the exercises run here, let go of those that ended (stopped
+        on another node, say) and take up those whose node stopped renewing."""
+        taken, ended = await self.store.claim_runs(self._clock.now())
+        if self._exercises is not None:
+            lost = self._exercises.running_here() - await self.store.runs_here()
+            for exercise_id in {*ended, *lost}:  # stopped elsewhere, or taken up elsewhere
+                self._exercises.let_go(exercise_id)
+        for exercise_id in taken:
+            record = await self.store.exercise(exercise_id)
+            log.info("taking up %s %s (its node stopped)", record.kind, record.id)
+            if record.kind == "consultation":
+                if self._consultations is not None:
+                    await self._consultations.take_up(record)
+            elif self._exercises is not None:
+                await self._exercises.take_up(record)
 
     async def _poll_forever(self) -> None:
         while True:

@@ -140,4 +140,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (poc_id, confirmed_at)
     );
     """,
+    # version 3: which node runs each running exercise or consultation (its injects,
+    # simulated PoCs, reminders, closing and chases), and until when
+    """
+    CREATE TABLE runners (
+        exercise_id TEXT PRIMARY KEY REFERENCES exercises (id),
+        node TEXT NOT NULL,
+        until BIGINT NOT NULL
+    );
+    """,
 ]

@@ -99,6 +99,7 @@ class PostgresStore(Store):
         self._url = url
         self._settings = settings
         self.lease = lease
+        self._lease_us = round(lease.total_seconds() * 1_000_000)
         self.node = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.timers_channel = f"ians_{schema}_timers"
         self.events_channel = f"ians_{schema}_events"
@@ -380,9 +381,11 @@ class PostgresStore(Store):
         async with self._tx() as conn:
             rows = await conn.fetch(
                 f"{w.FIRE_COLUMNS} WHERE c.next_due_at <= $1 AND c.status = 'pending'"
-                " ORDER BY c.next_due_at LIMIT $2 FOR UPDATE OF c SKIP LOCKED",
+                f" AND {_NOT_RUN_ELSEWHERE} ORDER BY c.next_due_at LIMIT $2"
+                " FOR UPDATE OF c SKIP LOCKED",
                 to_us(now),
                 limit,
+                self.node,
             )
             fired = await w.fire(conn, rows, now)
             await self._notify_due(conn, [f.chase for f in fired])
@@ -411,6 +414,61 @@ class PostgresStore(Store):
     async def add_exercise(self, exercise: Exercise) -> None:
         async with self._tx() as conn:
             await w.insert_exercise(conn, exercise)
+            await self._run_here(conn, exercise)
+
+    async def _run_here(self, conn: Conn, exercise: Exercise) -> None:
+        """This node runs the exercise it starts (a virtual one is complete when stored)."""
+        if exercise.clock != "virtual":
+            await conn.execute(
+                "INSERT INTO runners (exercise_id, node, until) VALUES ($1, $2, $3)",
+                exercise.id,
+                self.node,
+                to_us(exercise.wall_started_at) + self._lease_us,
+            )
+
+    async def claim_runs(self, now: datetime) -> tuple[list[str], list[str]]:
+        """Renew this node's runs for the lease; take up every run whose node let its lease
+        run out (or that has none), and drop the runs of ended exercises.
+
+        Returns (the exercises taken up now, the exercises of this node that ended).
+        """
+        us = to_us(now)
+        until = us + self._lease_us
+        async with self._tx() as conn:
+            await conn.execute("UPDATE runners SET until = $2 WHERE node = $1", self.node, until)
+            ended = await conn.fetch(  # this node's, or a dead node's
+                "DELETE FROM runners r USING exercises e WHERE e.id = r.exercise_id"
+                " AND e.state != 'running' AND (r.node = $1 OR r.until < $2)"
+                " RETURNING r.exercise_id, r.node",
+                self.node,
+                us,
+            )
+            taken = await conn.fetch(
+                "UPDATE runners SET node = $1, until = $2"
+                " WHERE exercise_id IN (SELECT r.exercise_id FROM runners r"
+                " JOIN exercises e ON e.id = r.exercise_id WHERE e.state = 'running'"
+                " AND r.until < $3 FOR UPDATE OF r SKIP LOCKED)"
+                " RETURNING exercise_id",
+                self.node,
+                until,
+                us,
+            )
+            orphans = await conn.fetch(
+                "INSERT INTO runners (exercise_id, node, until)"
+                " SELECT id, $1, $2 FROM exercises e"
+                " WHERE state = 'running' AND clock != 'virtual'"
+                " AND NOT EXISTS (SELECT 1 FROM runners r WHERE r.exercise_id = e.id)"
+                " ON CONFLICT DO NOTHING RETURNING exercise_id",
+                self.node,
+                until,
+            )
+        mine = [str(r[0]) for r in ended if r[1] == self.node]
+        return [str(r[0]) for r in [*taken, *orphans]], mine
+
+    async def runs_here(self) -> set[str]:
+        """The exercises this node holds the lease of."""
+        rows = await self._rows("SELECT exercise_id FROM runners WHERE node = $1", self.node)
+        return {str(r[0]) for r in rows}
 
     async def exercise(self, exercise_id: str) -> Exercise:
         rows = await self._rows(
@@ -495,6 +553,7 @@ class PostgresStore(Store):
     ) -> None:
         async with self._tx() as conn:
             await w.add_consultation(conn, consultation, invitations, responses)
+            await self._run_here(conn, consultation)
 
     async def invitations(self, consultation_id: str) -> list[Invitation]:
         rows = await self._rows(
@@ -573,7 +632,7 @@ class PostgresStore(Store):
                 " ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
                 f" RETURNING {NOTICE_COLUMNS}, next_attempt_at",
                 us,
-                us + round(self.lease.total_seconds() * 1_000_000),
+                us + self._lease_us,
                 limit,
             )
         rows = sorted(rows, key=lambda r: (r[-1], r[0]))
@@ -681,6 +740,14 @@ class Where:
     @property
     def sql(self) -> str:
         return " AND ".join(self.parts) or "TRUE"
+
+
+# an exercise's chases are stepped by the node that runs it (its simulated PoCs answer
+# there), unless that node's lease ran out
+_NOT_RUN_ELSEWHERE = (
+    "(m.exercise_id IS NULL OR NOT EXISTS (SELECT 1 FROM runners r"
+    " WHERE r.exercise_id = m.exercise_id AND r.node != $3 AND r.until > $1))"
+)
 
 
 # the message was sent by the country, or reached one of its PoCs
