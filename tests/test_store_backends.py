@@ -47,3 +47,15 @@ async def test_a_postgres_schema_newer_than_this_ians_is_refused(pg_url: str) ->
 async def test_an_unreachable_postgres_is_one_clear_error() -> None:
     with pytest.raises(IansError, match=r"cannot open the PostgreSQL database .*:\*\*\*@"):
         await PostgresStore.open("postgresql://ians:secret@127.0.0.1:1/ians")
+
+
+async def test_of_two_nodes_starting_together_the_first_generated_value_is_kept(
+    pg_url: str,
+) -> None:
+    a, b = await PostgresStore.open(pg_url), await PostgresStore.open(pg_url)
+    try:
+        assert await a.meta_value_or("link_key", "from-a") == "from-a"
+        assert await b.meta_value_or("link_key", "from-b") == "from-a"
+    finally:
+        await a.close()
+        await b.close()

@@ -697,6 +697,13 @@ class PostgresStore(Store):
         value = await self._value("SELECT value FROM meta WHERE key = $1", key)
         return None if value is None else str(value)
 
+    async def meta_value_or(self, key: str, value: str) -> str:
+        async with self._tx() as conn:
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING", key, value
+            )
+            return str(await conn.fetchval("SELECT value FROM meta WHERE key = $1", key))
+
     async def set_meta_value(self, key: str, value: str) -> None:
         async with self._tx() as conn:
             await conn.execute(
