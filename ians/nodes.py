@@ -17,8 +17,8 @@ first had already done a no-op).
 
 A token issued on one node (`tokens` channel) makes every node read the token table
 again, so the old one stops working everywhere. The `events` channel carries what a
-node recorded (an acknowledgement, a chase step) to the others, for live pages:
-`subscribe` a callback to hear of them.
+node changed (a message sent, a chase acknowledged or stepped) to the others, whose
+live bus (ians/live.py) tells their pages as if it had happened there.
 """
 
 from __future__ import annotations
@@ -27,17 +27,18 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
+from typing import Any
 
 from ians.clock import Clock
 from ians.consultations import Consultations
-from ians.domain.chase import Event, EventKind
+from ians.domain.chase import Chase
 from ians.exercises import Exercises
 from ians.outbox import Outbox
 from ians.scheduler import TimerWheel
 from ians.store.postgres import PostgresStore
-from ians.store.rows import from_us, opt_dt
+from ians.store.rows import chase_of, from_us
 from ians.tokens import Tokens
 from ians.tracking import Tracker
 
@@ -48,8 +49,6 @@ SWEEP = "sweep"
 POLL_EVERY = timedelta(seconds=1)
 SWEEP_BATCH = 1000  # chases claimed and stepped in one transaction
 BUSY_AGAIN = timedelta(milliseconds=50)  # a due chase held by another node: look again soon
-
-EventListener = Callable[[Event], None]
 
 
 class Nodes:
@@ -73,11 +72,11 @@ class Nodes:
         self._tokens = tokens
         self._exercises = exercises
         self._consultations = consultations
-        self._reloads: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._live = tracker.live
         self._poll_every = poll
         self._sweep_at: datetime | None = None
         self._poller: asyncio.Task[None] | None = None
-        self._subscribers: list[EventListener] = []
         self.sweeps = 0  # sweeps that stepped a chase: for tests and logs
         timers.handle(SWEEP, self._sweep_due)
 
@@ -90,14 +89,11 @@ class Nodes:
         self._poller = asyncio.create_task(self._poll_forever(), name="ians-nodes-poll")
 
     async def close(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-
-    def subscribe(self, listener: EventListener) -> None:
-        """Call `listener` with each event another node recorded and announced."""
-        self._subscribers.append(listener)
+        for task in [self._poller, *self._tasks]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def poll(self) -> None:
         """Arm the sweep at the earliest due step; listen again if the connection was lost."""
@@ -159,19 +155,27 @@ class Nodes:
 
     def _token_issued_elsewhere(self, _poc: str) -> None:
         if self._tokens is not None:
-            task = asyncio.create_task(self._tokens.reload(), name="ians-tokens-reload")
-            self._reloads.add(task)
-            task.add_done_callback(self._reloads.discard)
+            self._later(self._tokens.reload())
 
     def _recorded_elsewhere(self, payload: str) -> None:
-        for event in events_of(payload):
-            for listener in self._subscribers:
-                listener(event)
+        """Another node committed a change: the live pages of this one show it too."""
+        news = json.loads(payload)
+        if "sent" in news:
+            self._later(self._sent_elsewhere(str(news["sent"])))
+            return
+        by_message: dict[str, list[Chase]] = {}
+        for row in news["chases"]:
+            chase = chase_of(row)
+            by_message.setdefault(chase.message_id, []).append(chase)
+        for message_id, chases in by_message.items():
+            self._live.publish(message_id, chases)
 
+    async def _sent_elsewhere(self, message_id: str) -> None:
+        message = await self.store.find_message(message_id)
+        if message is not None:
+            self._live.publish(message_id, await self.store.chases(message_id), message)
 
-def events_of(payload: str) -> list[Event]:
-    """The events of an `events` notification (ians/store/postgres.py: `publish`)."""
-    return [
-        Event(from_us(at), EventKind(kind), m, country, poc, opt_dt(due), detail or {})
-        for at, kind, m, country, poc, due, detail in json.loads(payload)
-    ]
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work, name="ians-nodes-news")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from ians.clock import Clock
+from ians.console import StepLog
 from ians.delivery import Dispatcher, Notice, NoticeKind
 from ians.domain.chase import Chase, ChaseStatus, Event, EventKind, Via, start_chase
 from ians.domain.contacts import PointOfContact, Registry
@@ -25,6 +26,7 @@ from ians.domain.messages import (
 )
 from ians.domain.policy import AckPolicy, PolicyTable
 from ians.errors import InvalidInput
+from ians.live import Live
 from ians.scheduler import TimerWheel
 from ians.store import AckResult, Store
 from ians.store.base import Fired
@@ -46,6 +48,7 @@ class Tracker:
         timers: TimerWheel,
         dispatcher: Dispatcher,
         policies: PolicyTable | None = None,
+        live: Live | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -53,11 +56,13 @@ class Tracker:
         self.timers = timers
         self.dispatcher = dispatcher
         self.policies = policies or PolicyTable()
+        self.live = live or Live()  # told of every change once committed (the live pages)
         self.settled: list[Settled] = []  # told of chases that ended, e.g. to complete exercises
         # told of each message once stored, with its inject, before anything else awaits
         self.sent: list[Callable[[Message, str | None], None]] = []
         # the policy of a reply to an exercise's message; raises if the exercise was stopped
         self.exercise_replies: ReplyPolicy | None = None
+        self.steps = StepLog(log)  # one console line per chase step, a count past a burst
         timers.handle(CHASE, self.fire_due)
 
     async def recover(self) -> int:
@@ -131,6 +136,9 @@ class Tracker:
             self.timers.disarm((CHASE, acknowledged.id))
         for listener in self.sent:
             listener(message, inject)
+        self.live.publish(message.id, chases, message)
+        if acknowledged is not None:  # the response acknowledged the request it answers
+            self.live.publish(acknowledged.message_id, [acknowledged])
         self.timers.arm_many(
             (c.next_due_at, (CHASE, c.id)) for c in chases if c.next_due_at and c.id
         )
@@ -186,13 +194,15 @@ class Tracker:
         if result.chase.status is not ChaseStatus.PENDING and result.chase.id is not None:
             self.timers.disarm((CHASE, result.chase.id))
         if not result.repeated:
-            log.info(
+            self.steps.info(
+                "acknowledged",
                 "chase %s %s: acknowledged by %s%s",
                 message_id,
                 result.chase.country,
                 poc,
                 ", late (after the give-up)" if result.chase.gave_up_at is not None else "",
             )
+            self.live.publish(message_id, [result.chase])
             await self._tell_settled([result.chase])
         return result
 
@@ -207,7 +217,7 @@ class Tracker:
             if f.chase.next_due_at is not None and f.chase.id is not None:
                 self.timers.arm((CHASE, f.chase.id), f.chase.next_due_at)
             for e in f.events:
-                log_step(e, f.chase)
+                log_step(self.steps, e, f.chase)
                 if e.poc is None:
                     continue
                 if e.kind is EventKind.REMINDED:
@@ -219,6 +229,8 @@ class Tracker:
                         Notice(NoticeKind.MESSAGE, e.message_id, e.poc, f.chase.country, e.at)
                     )
         self.dispatcher.submit(notices)
+        for f in fired:
+            self.live.publish(f.chase.message_id, [f.chase])
         await self._tell_settled(
             [f.chase for f in fired if f.chase.status is not ChaseStatus.PENDING]
         )
@@ -229,7 +241,7 @@ class Tracker:
                 await listener(chases)
 
 
-def log_step(event: Event, chase: Chase) -> None:
+def log_step(steps: StepLog, event: Event, chase: Chase) -> None:
     """One console line for a chase step: message, country, PoC."""
     if event.kind is EventKind.REMINDED:
         what = f"reminded {event.poc} (reminder {event.detail.get('reminder')})"
@@ -237,4 +249,4 @@ def log_step(event: Event, chase: Chase) -> None:
         what = f"escalated to {event.poc} (escalation {event.detail.get('escalation')})"
     else:
         what = f"gave up (reached {', '.join(chase.reached_pocs)})"
-    log.info("chase %s %s: %s", event.message_id, event.country, what)
+    steps.info(event.kind.value, "chase %s %s: %s", event.message_id, event.country, what)

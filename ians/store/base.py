@@ -74,6 +74,18 @@ class ExerciseQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSession:
+    """A signed-in browser: `key_hash` is the SHA-256 of its cookie; `poc` None is the
+    secretariat; `csrf` the token its forms carry."""
+
+    key_hash: str
+    poc: str | None
+    csrf: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Fired:
     """A chase after its due steps were applied, with the events they made."""
 
@@ -309,6 +321,19 @@ class Store(ABC):
         """Replace the (poc, channel) pairs that notices are queued for from now on."""
 
     @abstractmethod
+    async def webhook_secrets(self) -> dict[str, tuple[str, datetime]]:
+        """Each PoC's webhook secret and when it was issued, by PoC id (those issued one)."""
+
+    @abstractmethod
+    async def set_webhook_secret(self, poc: str, secret: str, at: datetime) -> None:
+        """Store the PoC's webhook secret, replacing its old one, and switch its webhook
+        (back) on: notices are queued for it from now on."""
+
+    @abstractmethod
+    async def disabled_channels(self) -> dict[tuple[str, str], datetime]:
+        """When each (poc, channel) that a peer switched off (HTTP 410) went off."""
+
+    @abstractmethod
     async def due_notices(self, now: datetime, limit: int) -> list[OutboxNotice]:
         """Pending notices whose next attempt is due at `now`, earliest first."""
 
@@ -368,3 +393,16 @@ class Store(ABC):
     @abstractmethod
     async def details_confirmed(self) -> dict[str, datetime]:
         """The latest confirmation of each PoC that ever confirmed, by PoC id."""
+
+    # --- the web pages' sessions ---------------------------------------------------------
+    @abstractmethod
+    async def add_session(self, session: WebSession) -> None:
+        """Store a session (durably); sessions expired by its start may be dropped."""
+
+    @abstractmethod
+    async def web_session(self, key_hash: str) -> WebSession | None:
+        """The session with this cookie hash, expired or not; None when there is none."""
+
+    @abstractmethod
+    async def end_session(self, key_hash: str) -> None:
+        """Forget the session (signing out); nothing happens for an unknown one."""

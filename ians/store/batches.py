@@ -136,8 +136,9 @@ def add_response(
 
 
 def acknowledge(
-    conn: sqlite3.Connection, items: list[tuple[str, str, datetime, str | None, bool, Via]]
+    conn: sqlite3.Connection, items: list[tuple[str, str, datetime, str | None, bool, str]]
 ) -> list[AckResult | IansError]:
+    """Items: (message, PoC, time, note, simulated, the value of its Via)."""
     keys = list({(m, p) for m, p, _, _, _, _ in items})
     found: dict[tuple[str, str], tuple[datetime | None, Chase]] = {}
     for chunk in chunks(keys):
@@ -169,7 +170,7 @@ def acknowledge(
             out.append(AckResult(first_ack, True, chase))
             continue
         try:
-            chase, new_events = rules.acknowledge(chase, poc, now, note, via, simulated)
+            chase, new_events = rules.acknowledge(chase, poc, now, note, Via(via), simulated)
         except IansError as refused:
             out.append(refused)
             continue

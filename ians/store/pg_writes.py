@@ -522,10 +522,31 @@ async def record_attempts(conn: Conn, attempts: Sequence[Attempt]) -> list[Event
             detail["permanent"] = state is NoticeState.FAILED
         kind_ = EventKind.DELIVERED if a.delivered else EventKind.DELIVERY_FAILED
         events.append(Event(a.at, kind_, message_id, country, poc, None, detail))
+        if a.gone and await _disable_channel(conn, poc, channel, a.at, a.answer):
+            off = {"channel": channel, "notice_id": a.notice_id, "answer": a.answer[:1000]}
+            events.append(
+                Event(a.at, EventKind.CHANNEL_DISABLED, message_id, country, poc, None, off)
+            )
         if state is NoticeState.FAILED:
             escalations += await _escalate(conn, message_id, country, poc, a.at, channel)
     await insert_events(conn, events)
     return escalations
+
+
+async def _disable_channel(
+    conn: Conn, poc: str, channel: str, at: datetime, answer: str
+) -> bool:
+    """Switch the PoC's channel off (a peer answered 410); True if it was on."""
+    inserted = await conn.fetchval(
+        "INSERT INTO disabled_channels (poc, channel, disabled_at, answer)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1",
+        poc,
+        channel,
+        to_us(at),
+        answer[:1000],
+    )
+    await conn.execute("DELETE FROM poc_channels WHERE poc = $1 AND channel = $2", poc, channel)
+    return inserted is not None
 
 
 async def _escalate(

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from ians.domain.chase import Chase, Event, EventKind, Via
+from ians.domain.chase import Chase, Event, Via
 from ians.domain.consultation import Answers, Invitation, Response
 from ians.domain.exercise import Exercise
 from ians.domain.messages import Message
@@ -51,6 +51,7 @@ from ians.store.base import (
     InboxItem,
     MessageQuery,
     Store,
+    WebSession,
 )
 from ians.store.batches import parsed_policy
 from ians.store.outbox import NOTICE_COLUMNS, notice_of
@@ -65,6 +66,7 @@ from ians.store.rows import (
     MESSAGE_COLUMNS_M,
     MESSAGE_WIDTH,
     chase_of,
+    chase_row,
     delivery_of,
     event_of,
     exercise_of,
@@ -82,7 +84,7 @@ URL_SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_LEASE = timedelta(seconds=10)
 POOL_SIZE = 10
 ACK_BATCHES = 4  # acknowledgement transactions in flight at once; the next takes all queued
-NOTIFY_BYTES = 7000  # of events in one notification (PostgreSQL takes up to 8000)
+NOTIFY_BYTES = 7000  # of chases in one notification (PostgreSQL takes up to 8000)
 _MIGRATION_LOCK = 0x1A5514  # an advisory lock: nodes starting together migrate one at a time
 
 Listener = Callable[[str], None]
@@ -209,23 +211,25 @@ class PostgresStore(Store):
         """Send `payload` on `channel` when `conn`'s transaction commits."""
         await conn.execute("SELECT pg_notify($1, $2)", channel, f"{self.node} {payload}")
 
-    async def publish(self, conn: Conn, events: Sequence[Event]) -> None:
-        """Tell the other nodes of these events when `conn`'s transaction commits (in
-        notifications under PostgreSQL's 8000-byte bound; ians/nodes.py reads them)."""
+    async def announce(
+        self, conn: Conn, chases: Sequence[Chase] = (), sent: str | None = None
+    ) -> None:
+        """Tell the other nodes, when `conn`'s transaction commits, of chases that changed
+        and of a message sent (its id: they read it), for their live pages; in
+        notifications under PostgreSQL's 8000-byte bound (ians/nodes.py reads them)."""
+        if sent is not None:
+            await self.notify(conn, self.events_channel, json.dumps({"sent": sent}))
         batch: list[str] = []
         size = 0
-        for e in events:
-            item = json.dumps(
-                [to_us(e.at), e.kind.value, e.message_id, e.country, e.poc,
-                 None if e.due_at is None else to_us(e.due_at), dict(e.detail) or None]
-            )  # fmt: skip
-            if batch and size + len(item) > NOTIFY_BYTES:
-                await self.notify(conn, self.events_channel, f"[{','.join(batch)}]")
+        for c in chases:
+            row = json.dumps(chase_row(c))
+            if batch and size + len(row) > NOTIFY_BYTES:
+                await self.notify(conn, self.events_channel, f'{{"chases": [{",".join(batch)}]}}')
                 batch, size = [], 0
-            batch.append(item)
-            size += len(item) + 1
+            batch.append(row)
+            size += len(row) + 1
         if batch:
-            await self.notify(conn, self.events_channel, f"[{','.join(batch)}]")
+            await self.notify(conn, self.events_channel, f'{{"chases": [{",".join(batch)}]}}')
 
     async def _notify_due(self, conn: Conn, chases: Sequence[Chase]) -> None:
         due = [c.next_due_at for c in chases if c.next_due_at is not None]
@@ -266,6 +270,7 @@ class PostgresStore(Store):
         async with self._tx() as conn:
             ids = await w.add_message(conn, message, policy, chases, events, inject)
             await self._notify_due(conn, chases)
+            await self.announce(conn, sent=message.id)
         return [c._replace(id=i) for c, i in zip(chases, ids, strict=True)]
 
     async def add_response(
@@ -284,6 +289,7 @@ class PostgresStore(Store):
                 conn, message, policy, chases, events, inject, poc, simulated
             )
             await self._notify_due(conn, chases)
+            await self.announce(conn, [acked] if acked is not None else [], sent=message.id)
         return [c._replace(id=i) for c, i in zip(chases, ids, strict=True)], acked
 
     async def message(self, message_id: str) -> Message:
@@ -382,10 +388,8 @@ class PostgresStore(Store):
             try:
                 async with self._tx() as conn:
                     results = await w.acknowledge_many(conn, items)
-                    await self.publish(conn, [
-                        _acknowledged(r, item[0], item[1])
-                        for item, r in zip(items, results, strict=True)
-                        if isinstance(r, AckResult) and not r.repeated
+                    await self.announce(conn, [
+                        r.chase for r in results if isinstance(r, AckResult) and not r.repeated
                     ])  # fmt: skip
             except Exception as exc:
                 if len(queued) == 1:
@@ -421,7 +425,7 @@ class PostgresStore(Store):
             )
             fired = await w.fire(conn, rows, now)
             await self._notify_due(conn, [f.chase for f in fired])
-            await self.publish(conn, [e for f in fired for e in f.events])
+            await self.announce(conn, [f.chase for f in fired])
         return fired
 
     async def fire_due(self, now: datetime, limit: int) -> list[Fired]:
@@ -438,7 +442,7 @@ class PostgresStore(Store):
             )
             fired = await w.fire(conn, rows, now)
             await self._notify_due(conn, [f.chase for f in fired])
-            await self.publish(conn, [e for f in fired for e in f.events])
+            await self.announce(conn, [f.chase for f in fired])
         return fired
 
     async def next_chase_due(self) -> datetime | None:
@@ -666,9 +670,38 @@ class PostgresStore(Store):
         async with self._tx() as conn:
             await conn.execute("DELETE FROM poc_channels")
             await conn.executemany(
-                "INSERT INTO poc_channels (poc, channel) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                "INSERT INTO poc_channels (poc, channel) SELECT $1, $2 WHERE NOT EXISTS"
+                " (SELECT 1 FROM disabled_channels WHERE poc = $1 AND channel = $2)"
+                " ON CONFLICT DO NOTHING",
                 list(channels),
             )
+
+    async def webhook_secrets(self) -> dict[str, tuple[str, datetime]]:
+        rows = await self._rows("SELECT poc, secret, issued_at FROM webhook_secrets")
+        return {str(p): (str(s), from_us(at)) for p, s, at in rows}
+
+    async def set_webhook_secret(self, poc: str, secret: str, at: datetime) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                "INSERT INTO webhook_secrets (poc, secret, issued_at) VALUES ($1, $2, $3)"
+                " ON CONFLICT (poc) DO UPDATE SET secret = excluded.secret,"
+                " issued_at = excluded.issued_at",
+                poc,
+                secret,
+                to_us(at),
+            )
+            await conn.execute(
+                "DELETE FROM disabled_channels WHERE poc = $1 AND channel = 'webhook'", poc
+            )
+            await conn.execute(
+                "INSERT INTO poc_channels (poc, channel) VALUES ($1, 'webhook')"
+                " ON CONFLICT DO NOTHING",
+                poc,
+            )
+
+    async def disabled_channels(self) -> dict[tuple[str, str], datetime]:
+        rows = await self._rows("SELECT poc, channel, disabled_at FROM disabled_channels")
+        return {(str(p), str(c)): from_us(at) for p, c, at in rows}
 
     async def due_notices(self, now: datetime, limit: int) -> list[OutboxNotice]:
         """As Store.due_notices, and each is claimed for this node for the lease: no other
@@ -727,6 +760,38 @@ class PostgresStore(Store):
             raise UnknownMessage(message_id)
         return parsed_policy(stored)
 
+    # --- the web pages' sessions ---------------------------------------------------------
+    async def add_session(self, session: WebSession) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                "DELETE FROM web_sessions WHERE expires_at <= $1", to_us(session.created_at)
+            )
+            await conn.execute(
+                "INSERT INTO web_sessions (key_hash, poc, csrf, created_at, expires_at)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key_hash) DO UPDATE SET"
+                " poc = excluded.poc, csrf = excluded.csrf, created_at = excluded.created_at,"
+                " expires_at = excluded.expires_at",
+                session.key_hash,
+                session.poc,
+                session.csrf,
+                to_us(session.created_at),
+                to_us(session.expires_at),
+            )
+
+    async def web_session(self, key_hash: str) -> WebSession | None:
+        rows = await self._rows(
+            "SELECT poc, csrf, created_at, expires_at FROM web_sessions WHERE key_hash = $1",
+            key_hash,
+        )
+        if not rows:
+            return None
+        poc, csrf, created, expires = rows[0]
+        return WebSession(key_hash, poc, csrf, from_us(created), from_us(expires))
+
+    async def end_session(self, key_hash: str) -> None:
+        async with self._tx() as conn:
+            await conn.execute("DELETE FROM web_sessions WHERE key_hash = $1", key_hash)
+
     async def confirm_details(self, poc: str, at: datetime) -> None:
         async with self._tx() as conn:  # the same PoC twice in one microsecond is once
             await conn.execute(
@@ -772,13 +837,6 @@ def _text_checked() -> Iterator[None]:
         raise InvalidInput(
             "text may not contain the NUL character (U+0000): the database cannot store it"
         ) from None
-
-
-def _acknowledged(result: AckResult, message_id: str, poc: str) -> Event:
-    """The news of an acknowledgement, for live pages on the other nodes."""
-    detail = {"status": result.chase.status.value}
-    return Event(result.acknowledged_at, EventKind.ACKNOWLEDGED, message_id,
-                 result.chase.country, poc, None, detail)  # fmt: skip
 
 
 class Where:

@@ -184,4 +184,31 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (poc_id, confirmed_at)
     ) WITHOUT ROWID;
     """,
+    # version 9: sessions of the web pages (the hash of each cookie, never the cookie)
+    """
+    CREATE TABLE IF NOT EXISTS web_sessions (
+        key_hash TEXT PRIMARY KEY,
+        poc TEXT,
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS web_sessions_expiry ON web_sessions (expires_at);
+    """,
+    # version 10: webhooks: each PoC's signing secret (kept as is: it signs), and the
+    # channels a peer switched off (HTTP 410), which no notice is queued for any more
+    """
+    CREATE TABLE IF NOT EXISTS webhook_secrets (
+        poc TEXT PRIMARY KEY,
+        secret TEXT NOT NULL,
+        issued_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS disabled_channels (
+        poc TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        disabled_at INTEGER NOT NULL,
+        answer TEXT NOT NULL,
+        PRIMARY KEY (poc, channel)
+    ) WITHOUT ROWID;
+    """,
 ]

@@ -30,7 +30,7 @@ from ians.errors import (
     UnknownMessage,
 )
 from ians.reports.facts import ExerciseFacts, SentMessage
-from ians.store import batches, outbox
+from ians.store import batches, outbox, web
 from ians.store.base import (
     AckResult,
     Delivery,
@@ -39,6 +39,7 @@ from ians.store.base import (
     InboxItem,
     MessageQuery,
     Store,
+    WebSession,
 )
 from ians.store.rows import (
     CHASE_COLUMNS,
@@ -228,7 +229,8 @@ class SqliteStore(Store):
         via: Via = Via.API,
     ) -> AckResult:
         result: AckResult = await self._write(
-            batches.acknowledge, (message_id, poc, now, note, simulated, via)
+            # `via` as its value: an enum member pickles through Python code (~1 us each way)
+            batches.acknowledge, (message_id, poc, now, note, simulated, via.value)
         )
         return result
 
@@ -408,6 +410,17 @@ class SqliteStore(Store):
     async def set_channels(self, channels: Sequence[tuple[str, str]]) -> None:
         await self._write(outbox.set_channels, list(channels))
 
+    async def webhook_secrets(self) -> dict[str, tuple[str, datetime]]:
+        rows = await self._rows("SELECT poc, secret, issued_at FROM webhook_secrets")
+        return {str(p): (str(s), from_us(at)) for p, s, at in rows}
+
+    async def set_webhook_secret(self, poc: str, secret: str, at: datetime) -> None:
+        await self._write(outbox.set_webhook_secret, (poc, secret, at))
+
+    async def disabled_channels(self) -> dict[tuple[str, str], datetime]:
+        rows = await self._rows("SELECT poc, channel, disabled_at FROM disabled_channels")
+        return {(str(p), str(c)): from_us(at) for p, c, at in rows}
+
     async def due_notices(self, now: datetime, limit: int) -> list[OutboxNotice]:
         rows = await self._rows(
             f"SELECT {outbox.NOTICE_COLUMNS} FROM outbox WHERE next_attempt_at <= ?"
@@ -470,6 +483,22 @@ class SqliteStore(Store):
 
     async def set_meta_value(self, key: str, value: str) -> None:
         await self._write(batches.set_meta, (key, value))
+
+    async def add_session(self, session: WebSession) -> None:
+        await self._write(web.add_session, session)
+
+    async def web_session(self, key_hash: str) -> WebSession | None:
+        rows = await self._rows(
+            "SELECT poc, csrf, created_at, expires_at FROM web_sessions WHERE key_hash = ?",
+            (key_hash,),
+        )
+        if not rows:
+            return None
+        poc, csrf, created, expires = rows[0]
+        return WebSession(key_hash, poc, csrf, from_us(created), from_us(expires))
+
+    async def end_session(self, key_hash: str) -> None:
+        await self._write(web.end_session, key_hash)
 
 
 # the message was sent by the country, or reached one of its PoCs

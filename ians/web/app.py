@@ -8,7 +8,11 @@ from typing import Any
 from aiohttp import web
 
 from ians.services import AppConfig, open_services
+from ians.sessions import Sessions
 from ians.settings import Settings
+from ians.web import render
+from ians.web.dashboard import add_dashboard
+from ians.web.form_pages import add_form_pages
 from ians.web.http import MAX_BODY, errors_middleware
 from ians.web.keys import (
     body_timeout_key,
@@ -17,12 +21,15 @@ from ians.web.keys import (
     links_key,
     registry_key,
     services_key,
+    sessions_key,
     tokens_key,
     tracker_key,
 )
 from ians.web.openapi import openapi
 from ians.web.pages import add_pages
+from ians.web.poc_pages import add_poc_pages
 from ians.web.routes import add_routes
+from ians.web.signing import add_signing
 
 __all__ = ["AppConfig", "connection_options", "create_app"]
 
@@ -43,7 +50,12 @@ def create_app(config: AppConfig) -> web.Application:
     app[body_timeout_key] = config.body_timeout
     app.cleanup_ctx.append(_services(config))
     add_routes(app)
+    render.setup(app)
     add_pages(app)
+    add_signing(app)
+    add_poc_pages(app)
+    add_form_pages(app)
+    add_dashboard(app)
     spec = openapi()
 
     async def openapi_json(request: web.Request) -> web.Response:
@@ -62,6 +74,9 @@ def _services(config: AppConfig) -> Callable[[web.Application], AsyncIterator[No
             app[consultations_key] = running.consultations
             app[links_key] = running.links
             app[services_key] = running
+            app[sessions_key] = Sessions(
+                running.tracker.store, running.tokens, config.registry, running.tracker.clock
+            )
             yield
 
     return services

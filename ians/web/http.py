@@ -134,6 +134,8 @@ async def read_bytes(request: web.Request) -> bytes:
     """
     timeout = request.app[body_timeout_key]
     try:
+        if request.content.is_eof():  # all of it has come (a small body comes with its
+            return await request.read()  # headers): nothing to wait for, nothing to time
         async with asyncio.timeout(timeout):
             return await request.read()
     except web.HTTPRequestEntityTooLarge as exc:

@@ -7,6 +7,7 @@ from ians.domain.contacts import Registry
 from ians.exercises import Exercises
 from ians.links import Links
 from ians.services import Services
+from ians.sessions import Sessions
 from ians.tokens import Tokens
 from ians.tracking import Tracker
 
@@ -18,3 +19,4 @@ consultations_key = web.AppKey("consultations", Consultations)
 body_timeout_key = web.AppKey("body_timeout", float)  # seconds a request body may take
 links_key = web.AppKey("links", Links)
 services_key = web.AppKey("services", Services)  # every running part, for tests and tools
+sessions_key = web.AppKey("sessions", Sessions)  # the web pages' sessions

@@ -3,9 +3,10 @@ endpoint that sends a sign-in link.
 
 Plain server-rendered HTML that works without JavaScript. `GET /ack/{token}` shows the
 message and an Acknowledge button and changes nothing but recording `link_opened`
-(mail scanners open every link); the button POSTs to the same URL, which acknowledges.
-A sign-in link works the same way: GET shows a button, POST uses it up (once). Signing
-in keeps no session yet: the web pages that will do so use `Links.redeem_signin`.
+(mail scanners open every link); the button POSTs to the same URL, which acknowledges
+(a program asking for JSON gets JSON: the `ack_url` of a webhook notice is this URL).
+A sign-in link works the same way: GET shows a button, POST uses it up (once) and opens
+a session of the web pages (ians/web/signing.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import jinja2
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -21,34 +21,24 @@ from ians.channels.compose import BANNERS, REPORT_WORDS, content_lines
 from ians.errors import Conflict, IansError
 from ians.links import Opened
 from ians.tokens import Principal
-from ians.web.http import read_body, render
+from ians.web import render
+from ians.web.http import read_body
+from ians.web.http import render as render_json
 from ians.web.keys import links_key, registry_key, services_key
-
-_templates = jinja2.Environment(
-    loader=jinja2.PackageLoader("ians.web", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
-_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",  # the token is in the URL: never pass it on
-    "X-Robots-Tag": "noindex",
-}
+from ians.web.signing import open_session_for
+from ians.web.views import AckView
 
 
-def page(template: str, status: int = 200, **values: Any) -> web.Response:
-    body = _templates.get_template(template).render(**values)
-    return web.Response(text=body, status=status, content_type="text/html", headers=_HEADERS)
+def page(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
+    response = render.page(request, template, {"viewer": None, "zone": None, **values}, status)
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    return response
 
 
-def problem(error: IansError) -> web.Response:
-    titles = {404: "Link not valid", 409: "Not recorded", 403: "Not allowed"}
-    return page(
-        "problem.html",
-        status=error.status if error.status in titles else 400,
-        title=titles.get(error.status, "Not recorded"),
-        text=error.message,
-    )
+def problem(request: web.Request, error: IansError) -> web.Response:
+    response = render.problem_page(request, error)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def _utc(at: datetime) -> str:
@@ -60,6 +50,7 @@ def _ack_page(request: web.Request, opened: Opened) -> web.Response:
     registry = request.app[registry_key]
     sender = message.sender
     return page(
+        request,
         "ack.html",
         title=f"{REPORT_WORDS[message.type]} {message.id}",
         mode=message.mode.value,
@@ -82,16 +73,28 @@ async def show_ack(request: web.Request) -> web.Response:
     try:
         opened = await request.app[links_key].open(request.match_info["token"])
     except IansError as error:
-        return problem(error)
+        return problem(request, error)
     return _ack_page(request, opened)
 
 
 async def post_ack(request: web.Request) -> web.Response:
+    """Acknowledge; a program that asks for JSON (`Accept: application/json`, as a webhook
+    receiver does with the notice's `ack_url`) gets `{acknowledged_at}` or a JSON error."""
+    program = _wants_json(request)
     try:
-        opened, _ = await request.app[links_key].acknowledge(request.match_info["token"])
+        opened, result = await request.app[links_key].acknowledge(request.match_info["token"])
     except IansError as error:
-        return problem(error)
+        if program:
+            raise
+        return problem(request, error)
+    if program:
+        return render_json(AckView(acknowledged_at=result.acknowledged_at))
     return _ack_page(request, opened)
+
+
+def _wants_json(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
 
 
 class SigninBody(BaseModel):
@@ -116,23 +119,23 @@ async def signin_link(request: web.Request, who: Principal | None) -> web.Respon
     if signin is None or not signin.on:
         raise Conflict("e-mail is off on this server: ask the secretariat for a token")
     signin.request(body.email)
-    return render(SigninAnswer(), status=202)
+    return render_json(SigninAnswer(), status=202)
 
 
 async def show_signin(request: web.Request) -> web.Response:
     try:
         claims = request.app[links_key].signin_claims(request.match_info["token"])
     except IansError as error:
-        return problem(error)
-    return page("signin.html", title="Sign in", poc=claims.poc, done=False)
+        return problem(request, error)
+    return page(request, "signin.html", title="Sign in", poc=claims.poc)
 
 
 async def post_signin(request: web.Request) -> web.Response:
     try:
         poc = await request.app[links_key].redeem_signin(request.match_info["token"])
     except IansError as error:
-        return problem(error)
-    return page("signin.html", title="Signed in", poc=poc, done=True)
+        return problem(request, error)
+    return await open_session_for(request, poc)
 
 
 def add_pages(app: web.Application) -> None:

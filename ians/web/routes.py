@@ -18,7 +18,7 @@ from ians.cap.atom import MEDIA_TYPE as ATOM
 from ians.confirmations import confirm_details
 from ians.domain.exercise import ClockKind
 from ians.domain.messages import MessageDraft
-from ians.errors import Forbidden, InvalidInput
+from ians.errors import Conflict, Forbidden, InvalidInput
 from ians.exercises import ExerciseRequest, progress
 from ians.reports.build import build_report
 from ians.reports.model import Report as ReportBody
@@ -39,7 +39,14 @@ from ians.web.cap import (
 )
 from ians.web.cap import FORMATS as CAP_FORMATS
 from ians.web.http import QueryParams, check_media_type, read_body, render
-from ians.web.keys import consultations_key, exercises_key, registry_key, tokens_key, tracker_key
+from ians.web.keys import (
+    consultations_key,
+    exercises_key,
+    registry_key,
+    services_key,
+    tokens_key,
+    tracker_key,
+)
 from ians.web.lists import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -78,6 +85,7 @@ from ians.web.views import (
     ResponseBody,
     ResponseView,
     TokenView,
+    WebhookSecretView,
 )
 
 Who = Literal["anyone", "admin", "poc", "admin or poc"]
@@ -146,9 +154,14 @@ async def countries(request: web.Request, who: Principal | None) -> web.Response
 async def pocs(request: web.Request, who: Principal | None) -> web.Response:
     registry = request.app[registry_key]
     confirmed = await request.app[tracker_key].store.details_confirmed()
-    return render(
-        Pocs(points_of_contact=[PocView.of(p, confirmed.get(p.id)) for p in registry.pocs.values()])
-    )
+    hooks = request.app[services_key].webhooks
+    issued = hooks.issued_at if hooks is not None else {}
+    disabled = hooks.disabled_at if hooks is not None else {}
+    views = [
+        PocView.of(p, issued.get(p.id), disabled.get(p.id), confirmed.get(p.id))
+        for p in registry.pocs.values()
+    ]
+    return render(Pocs(points_of_contact=views))
 
 
 async def confirm_poc_details(request: web.Request, who: Principal | None) -> web.Response:
@@ -157,6 +170,15 @@ async def confirm_poc_details(request: web.Request, who: Principal | None) -> we
     poc_id = request.match_info["poc_id"]
     at = await confirm_details(tracker.store, tracker.registry, tracker.clock, who, poc_id)
     return render(DetailsConfirmed(poc=poc_id, details_confirmed_at=at))
+
+
+async def issue_webhook_secret(request: web.Request, who: Principal | None) -> web.Response:
+    poc_id = request.match_info["poc_id"]
+    hooks = request.app[services_key].webhooks
+    if hooks is None:
+        request.app[registry_key].poc(poc_id)  # an unknown PoC is a 404 all the same
+        raise Conflict(f"{poc_id} has no webhook in the registry: add `webhook: <URL>` first")
+    return render(WebhookSecretView(secret=await hooks.issue_secret(poc_id)), status=201)
 
 
 async def issue_token(request: web.Request, who: Principal | None) -> web.Response:
@@ -397,6 +419,17 @@ ENDPOINTS: list[Endpoint] = [
         "Confirm that the PoC's contact details in the registry are up to date (the PoC"
         " itself, or the secretariat); GET /api/pocs shows the latest confirmation",
         DetailsConfirmed,
+    ),
+    Endpoint(
+        "POST",
+        "/api/pocs/{poc_id}/webhook-secret",
+        issue_webhook_secret,
+        "admin",
+        "Issue the secret a PoC's webhook notices are signed with (shown once; the previous"
+        " one stops being used, and a webhook switched off by a 410 is on again)",
+        WebhookSecretView,
+        201,
+        errors=(409,),  # the PoC has no webhook in the registry
     ),
     Endpoint(
         "POST",

@@ -1,0 +1,128 @@
+"""The secretariat's dashboard: the exercises and messages in flight, each recipient
+country's state, and the event stream that keeps it live.
+
+`GET /dashboard` renders the state as it is; `GET /dashboard/live` is a stream of
+Server-Sent Events (ians/live.py feeds it) that the page's htmx SSE extension swaps in:
+a `message` event carries a newly sent message's section, a `chase-<message>-<country>`
+event the new row of that country. Each change is rendered once for every stream. The
+page works without JavaScript too: it is then as fresh as its last load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from typing import Any
+
+from aiohttp import web
+
+from ians.domain.chase import Chase
+from ians.domain.messages import Message
+from ians.live import Change, country_state
+from ians.store import MessageQuery
+from ians.web.browser import Viewer, guarded
+from ians.web.keys import registry_key, tracker_key
+from ians.web.poc_pages import about
+from ians.web.render import fragment, page
+
+RECENT = 25  # messages on the dashboard, newest first
+KEEPALIVE = 15.0  # seconds between comments on a quiet stream (proxies drop idle ones)
+_CACHE = 512  # rendered changes kept for the streams that are behind
+
+
+def chase_row(app: web.Application, chase: Chase) -> dict[str, Any]:
+    country = app[registry_key].countries.get(chase.country)
+    return {
+        "chase": chase,
+        "name": country.name if country else chase.country,
+        "state": country_state(chase),
+        "dom_id": f"c-{chase.message_id}-{chase.country}",
+        "event": f"chase-{chase.message_id}-{chase.country}",
+    }
+
+
+def message_block(app: web.Application, message: Message, chases: list[Chase]) -> dict[str, Any]:
+    return {**about(app, message), "rows": [chase_row(app, c) for c in chases]}
+
+
+@guarded("admin")
+async def dashboard(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    store = request.app[tracker_key].store
+    messages = [m for m in await store.list_messages(MessageQuery(RECENT)) if not m.simulated]
+    blocks = [message_block(request.app, m, await store.chases(m.id)) for m in messages]
+    running = await store.exercises("running")
+    context = viewer.context(title="Dashboard", blocks=blocks, exercises=running)
+    return page(request, "pages/dashboard.html", context)
+
+
+def sse(event: str, html: str) -> bytes:
+    data = "".join(f"data: {line}\n" for line in html.strip().splitlines())
+    return f"event: {event}\n{data}\n".encode()
+
+
+class Rendered:
+    """Each change as the bytes of its events, rendered once for all the streams."""
+
+    def __init__(self) -> None:
+        self._done: OrderedDict[int, bytes] = OrderedDict()
+
+    def of(self, app: web.Application, change: Change) -> bytes:
+        cached = self._done.get(change.seq)
+        if cached is not None:
+            return cached
+        if change.sent is not None:
+            block = message_block(app, change.sent, list(change.chases))
+            out = sse("message", fragment(app, "partials/dashboard_message.html", block))
+        else:
+            out = b"".join(
+                sse(row["event"], fragment(app, "partials/country_row.html", row))
+                for row in (chase_row(app, c) for c in change.chases)
+            )
+        self._done[change.seq] = out
+        if len(self._done) > _CACHE:
+            self._done.popitem(last=False)
+        return out
+
+
+@guarded("admin")
+async def live_stream(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    rendered = request.app[_rendered_key]
+    live = request.app[tracker_key].live
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",  # nginx: pass each event on at once
+        }
+    )
+    watch = live.watch()
+    try:
+        await response.prepare(request)
+        await response.write(b"retry: 2000\n\n")
+        while not watch.lagged:
+            try:
+                async with asyncio.timeout(KEEPALIVE):
+                    change = await watch.queue.get()
+            except TimeoutError:
+                await response.write(b": still here\n\n")
+                continue
+            if watch.lagged:
+                break
+            await response.write(rendered.of(request.app, change))
+    except ConnectionResetError:
+        pass  # the browser went away
+    finally:
+        live.unwatch(watch)
+    with contextlib.suppress(ConnectionResetError):
+        await response.write_eof()
+    return response
+
+
+_rendered_key = web.AppKey("dashboard_rendered", Rendered)
+
+
+def add_dashboard(app: web.Application) -> None:
+    app[_rendered_key] = Rendered()
+    app.router.add_get("/dashboard", dashboard)
+    app.router.add_get("/dashboard/live", live_stream)
