@@ -31,6 +31,8 @@ import os
 import pickle
 import random
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -46,9 +48,19 @@ from ack_throughput import (
     request_bytes,
     setup,
     start_ceiling,
-    start_ians,
+    wait_healthy,
 )
-from common import banner, country_codes, percentile, poc_id, registry_yaml, synthetic_registry
+from common import (
+    ADMIN_TOKEN,
+    HOST,
+    ROOT,
+    banner,
+    country_codes,
+    percentile,
+    poc_id,
+    registry_yaml,
+    synthetic_registry,
+)
 from pydantic import TypeAdapter
 
 from ians.clock import SystemClock
@@ -61,6 +73,7 @@ from ians.tracking import Tracker
 
 NOTE = b'{"note": "received by the duty officer"}'
 LEASE_S = 10
+SENDS = 8  # messages stored at once by this process (the pool's connections)
 
 
 async def admin(db: str, sql: str) -> None:
@@ -69,6 +82,21 @@ async def admin(db: str, sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+def start_node(url: str, contacts: Path) -> Server:
+    """`ians serve` on the PostgreSQL `url` (its working directory the contacts folder:
+    `-m` puts it ahead of PYTHONPATH, so it must not hold another copy of ians)."""
+    port = free_port()
+    env = {**os.environ, "IANS_ADMIN_TOKEN": ADMIN_TOKEN, "IANS_LEASE": str(LEASE_S)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH"), str(ROOT)]))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ians", "serve", "--host", HOST, "--port", str(port),
+         "--db", url, "--contacts", str(contacts)],
+        env=env, cwd=contacts, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    wait_healthy(port, process)
+    return Server("IANS", port, process)
 
 
 def both(servers: list[Server], jobs: Path, connections: int, first: int, count: int) -> Round:
@@ -92,8 +120,7 @@ def acks(args: argparse.Namespace, url: str, contacts: Path, codes: list[str]) -
     recipients = codes[1:]
     needed = args.warmup + 2 * args.rounds * args.requests
     messages = -(-needed // len(recipients))
-    a = start_ians(url, contacts, free_port(), "FULL")  # type: ignore[arg-type]
-    b = start_ians(url, contacts, free_port(), "FULL")  # type: ignore[arg-type]
+    a, b = start_node(url, contacts), start_node(url, contacts)
     ceiling = start_ceiling(free_port())
     try:
         tokens, ids = asyncio.run(setup(a.port, codes, messages))
@@ -142,15 +169,18 @@ async def send_due(
     try:
         messages = count // apart
         step = window / messages
-        for i in range(messages):
+
+        async def send(i: int) -> None:
             to = [codes[1 + (i + j) % (len(codes) - 1)] for j in range(apart)]
             draft = drafts.validate_python(
                 {"type": "test", "mode": "test", "to": to, "content": {"text": "due"}}
             )
-            due = window_at + step * i
-            offset = max(due - clock.now(), timedelta(milliseconds=1))
+            offset = max(window_at + step * i - clock.now(), timedelta(milliseconds=1))
             policy = AckPolicy(reminders=(offset,), give_up_after=timedelta(hours=2))
             await tracker.send(draft, policy=policy)
+
+        for first in range(0, messages, SENDS):  # in due order, SENDS at a time
+            await asyncio.gather(*(send(i) for i in range(first, min(first + SENDS, messages))))
     finally:
         await store.close()
 
@@ -185,8 +215,7 @@ async def duplicates(url: str) -> tuple[int, int]:
 
 
 def timers(args: argparse.Namespace, url: str, contacts: Path, codes: list[str]) -> None:
-    a = start_ians(url, contacts, free_port(), "FULL")  # type: ignore[arg-type]
-    b = start_ians(url, contacts, free_port(), "FULL")  # type: ignore[arg-type]
+    a, b = start_node(url, contacts), start_node(url, contacts)
     try:
         window = timedelta(seconds=10)
         window_at = datetime.now(UTC) + timedelta(seconds=args.lead)
