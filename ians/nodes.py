@@ -49,6 +49,7 @@ SWEEP = "sweep"
 POLL_EVERY = timedelta(seconds=1)
 SWEEP_BATCH = 1000  # chases claimed and stepped in one transaction
 BUSY_AGAIN = timedelta(milliseconds=50)  # a due chase held by another node: look again soon
+SWEEPS = 4  # sweeps of one node in flight at once
 
 
 class Nodes:
@@ -76,6 +77,8 @@ class Nodes:
         self._live = tracker.live
         self._poll_every = poll
         self._sweep_at: datetime | None = None
+        self._sweeping = 0
+        self._sweep_again = False
         self._poller: asyncio.Task[None] | None = None
         self.sweeps = 0  # sweeps that stepped a chase: for tests and logs
         timers.handle(SWEEP, self._sweep_due)
@@ -143,15 +146,39 @@ class Nodes:
         self._arm_sweep(from_us(int(payload)))
 
     async def _sweep_due(self, _args: list[int], now: datetime) -> None:
+        """Sweep in the background, up to SWEEPS at once: a sweep waits for its commit's
+        WAL flush, and the next due instant must not wait for it (their SKIP LOCKED
+        claims are disjoint, and their commits share a flush)."""
         self._sweep_at = None
-        while fired := await self.store.fire_due(now, SWEEP_BATCH):
-            self.sweeps += 1
-            await self._tracker.stepped(fired)
-            if len(fired) < SWEEP_BATCH:
-                break
-        due = await self.store.next_chase_due()
+        if self._sweeping >= SWEEPS:
+            self._sweep_again = True  # the sweep that ends next goes again
+            return
+        self._sweeping += 1
+        self._later(self._sweep(now))
+
+    async def _sweep(self, now: datetime) -> None:
+        try:
+            while fired := await self.store.fire_due(now, SWEEP_BATCH):
+                self.sweeps += 1
+                await self._tracker.stepped(fired)
+                if len(fired) < SWEEP_BATCH:
+                    break
+            due = await self.store.next_chase_due()
+        except Exception:  # the database away for a moment: the poll arms the next sweep
+            log.exception("a sweep of the due chase steps failed")
+            return
+        finally:
+            self._sweeping -= 1
+        if self._sweep_again:
+            self._sweep_again = False
+            due = self._clock.now()
         if due is not None:
             self._arm_sweep(max(due, now + BUSY_AGAIN) if due <= now else due)
+
+    async def drain(self) -> None:
+        """Wait for the sweeps and news under way (for tests)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _token_issued_elsewhere(self, _poc: str) -> None:
         if self._tokens is not None:

@@ -82,7 +82,9 @@ async def test_a_step_armed_on_one_node_wakes_the_other_and_is_stored_once(
     await _until(lambda: b.timers.next_due() == first_due, "B's sweep armed by the NOTIFY")
     clock.advance(timedelta(hours=3))  # every reminder, escalation and the give-up are due
     await asyncio.gather(a.timers.run_due(), b.timers.run_due())  # both wake at once
+    await asyncio.gather(a.nodes.drain(), b.nodes.drain())
     await asyncio.gather(a.timers.run_due(), b.timers.run_due())
+    await asyncio.gather(a.nodes.drain(), b.nodes.drain())
     events = await a.store.events(message.id)
     steps = [
         (e.kind, e.country, e.poc, e.due_at) for e in events if e.kind is not EventKind.DELIVERED
@@ -112,6 +114,7 @@ async def test_a_lost_notification_still_fires_on_the_poll(
     assert b.timers.next_due() == min(c.next_due_at for c in chases if c.next_due_at)
     clock.advance(timedelta(minutes=15))
     await b.timers.run_due()
+    await b.nodes.drain()
     reminded = [e for e in await b.store.events(message.id) if e.kind is EventKind.REMINDED]
     assert {e.country for e in reminded} == {"HUN", "ROU"}
     assert b.nodes.sweeps == 1
