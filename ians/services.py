@@ -29,7 +29,6 @@ from ians.domain.policy import PolicyTable
 from ians.errors import IansError
 from ians.exercises import Exercises, SimulatedPocChannel
 from ians.links import Links
-from ians.live import relay
 from ians.nodes import Nodes
 from ians.outbox import ExternalChannel, Outbox
 from ians.replies import Replies
@@ -130,12 +129,22 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
             config, store, timers, dispatcher, links, consultations
         )
         armed = await tracker.recover()
-        running = await exercises.recover() + await consultations.recover()
+        running = 0
+        if not store.shared:  # on a shared store the nodes divide them (ians/nodes.py)
+            running = await exercises.recover() + await consultations.recover()
         if outbox is not None:
             await outbox.recover()
         if isinstance(store, PostgresStore):
-            nodes = Nodes(store, config.clock, timers, tracker, outbox, tokens=tokens)
-            nodes.subscribe(relay(store, tracker.live))  # the live pages hear other nodes
+            nodes = Nodes(
+                store,
+                config.clock,
+                timers,
+                tracker,
+                outbox,
+                tokens=tokens,
+                exercises=exercises,
+                consultations=consultations,
+            )
             await nodes.start()
         replies, listener = await _inbound(email, tracker, exercises.simulates)
         signin = SignIn(links, config.registry, config.clock, email)
