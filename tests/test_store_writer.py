@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import threading
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +26,14 @@ from ians.web.keys import tracker_key
 from tests.conftest import Api, early_warning
 
 AT = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
+    """SQLite's store only: the writer process is SQLite's (PostgreSQL has none)."""
+    store = await SqliteStore.open(db_path)
+    yield store
+    await store.close()
 
 
 def test_errors_keep_their_type_message_and_details_across_the_boundary() -> None:
