@@ -466,7 +466,14 @@ def test_json_is_the_report_object() -> None:
     facts = drill_facts()
     out = render(build_report(facts), facts, "json")
     assert json.loads(out) == build_report(facts).model_dump(mode="json")
-    assert list(json.loads(out)) == ["exercise", "summary", "by_country", "recipients", "channels"]
+    assert list(json.loads(out)) == [
+        "exercise",
+        "summary",
+        "by_country",
+        "recipients",
+        "channels",
+        "findings",
+    ]
 
 
 def test_csv_is_the_recipients_table() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -25,9 +24,12 @@ from ians.channels.config import ChannelsConfig
 from ians.clock import ManualClock
 from ians.contacts import load_registry
 from ians.domain.contacts import Registry
+from ians.store.backends import open_store
 from tests.conftest import AppFactory, early_warning
 from tests.email_fixtures import events, services, settle
 from tests.webhook_receiver import Receiver, Reply, json_of
+
+BOTH_BACKENDS = True  # also on PostgreSQL (tests/conftest.py)
 
 PUBLIC_URL = "http://ians.test"
 RETRIES = (timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=2))
@@ -99,9 +101,13 @@ async def send(api: Any, to: list[str]) -> dict[str, Any]:
     return sent
 
 
-def stored_notices(db: Path) -> list[tuple[str, int, str]]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return conn.execute("SELECT channel, attempts, state FROM outbox ORDER BY id").fetchall()
+async def stored_notices(db: str, message_id: str) -> list[tuple[str, int, str]]:
+    """The message's notices as the store keeps them, read by a store of its own."""
+    store = await open_store(db)
+    try:
+        return [(n.channel, n.attempts, n.state.value) for n in await store.notices(message_id)]
+    finally:
+        await store.close()
 
 
 def webhook_events(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -301,7 +307,7 @@ async def test_other_answers_are_permanent_and_escalate_and_redirects_are_not_fo
 
 
 async def test_a_restart_in_the_middle_of_the_retries_resumes_with_the_same_id(
-    make_api: AppFactory, receiver: Receiver, clock: ManualClock, db_path: Path
+    make_api: AppFactory, receiver: Receiver, clock: ManualClock, db: str
 ) -> None:
     api = await make_api(delivery=hooks())
     await subscribe(api, receiver, "hun-1")
@@ -312,7 +318,7 @@ async def test_a_restart_in_the_middle_of_the_retries_resumes_with_the_same_id(
     await settle(api)
     await receiver.wait_for(2)
     await api.client.close()  # the server stops between the second and the third attempt
-    assert stored_notices(db_path) == [("webhook", 2, "pending")]
+    assert await stored_notices(db, sent["id"]) == [("webhook", 2, "pending")]
     clock.advance(timedelta(seconds=30))
     api = await make_api(delivery=hooks())  # the same database file, the same secret
     await settle(api)

@@ -9,7 +9,7 @@ so a stale or duplicate request sees the state it would change and does nothing.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -406,3 +406,16 @@ class Store(ABC):
     @abstractmethod
     async def end_session(self, key_hash: str) -> None:
         """Forget the session (signing out); nothing happens for an unknown one."""
+
+    # --- findings ------------------------------------------------------------------------
+    @abstractmethod
+    async def save_findings(
+        self, exercise_id: str, items: Sequence[Mapping[str, object]], at: datetime
+    ) -> None:
+        """Keep `items` as the exercise's improvement plan, replacing any kept before.
+        Raises UnknownExercise."""
+
+    @abstractmethod
+    async def exercises_for_history(self, kind: str | None = None) -> list[Exercise]:
+        """Every exercise that happened (no consultation, no virtual rehearsal), of `kind`
+        if given, oldest first (by scenario start, then id)."""

@@ -166,7 +166,15 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (poc, channel)
     );
     """,
-    # version 5: which node runs each running exercise or consultation (its injects,
+    # version 5: as SQLite's version 11, an exercise's improvement plan as edited
+    """
+    CREATE TABLE exercise_findings (
+        exercise_id TEXT PRIMARY KEY REFERENCES exercises (id),
+        findings TEXT NOT NULL,
+        edited_at BIGINT NOT NULL
+    );
+    """,
+    # version 6: which node runs each running exercise or consultation (its injects,
     # simulated PoCs, reminders, closing and chases), and until when
     """
     CREATE TABLE runners (

@@ -27,7 +27,7 @@ import json
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -41,7 +41,7 @@ from ians.domain.messages import Message
 from ians.domain.outbox import Attempt, OutboxNotice
 from ians.domain.policy import AckPolicy
 from ians.errors import IansError, InvalidInput, UnknownExercise, UnknownMessage
-from ians.reports.facts import ExerciseFacts, SentMessage
+from ians.reports.facts import EditedFindings, ExerciseFacts, SentMessage
 from ians.store import pg_writes as w
 from ians.store.base import (
     AckResult,
@@ -623,9 +623,30 @@ class PostgresStore(Store):
             f" WHERE message_id IN ({in_exercise}) ORDER BY id",
             exercise_id,
         )
-        return ExerciseFacts(
-            exercise, messages, [chase_of(r) for r in chases], [event_of(r) for r in events]
+        edited = await self._rows(
+            "SELECT findings, edited_at FROM exercise_findings WHERE exercise_id = $1",
+            exercise_id,
         )
+        return ExerciseFacts(
+            exercise,
+            messages,
+            [chase_of(r) for r in chases],
+            [event_of(r) for r in events],
+            EditedFindings(json.loads(edited[0][0]), from_us(edited[0][1])) if edited else None,
+            await self.details_confirmed(),
+        )
+
+    async def exercises_for_history(self, kind: str | None = None) -> list[Exercise]:
+        where = "kind != 'consultation' AND clock != 'virtual'"
+        params: list[str] = []
+        if kind is not None:
+            where += " AND kind = $1"
+            params.append(kind)
+        rows = await self._rows(
+            f"SELECT {EXERCISE_COLUMNS} FROM exercises WHERE {where} ORDER BY started_at, id",
+            *params,
+        )
+        return [exercise_of(r) for r in rows]
 
     async def import_run(
         self,
@@ -838,6 +859,22 @@ class PostgresStore(Store):
                 "INSERT INTO detail_confirmations (poc_id, confirmed_at) VALUES ($1, $2)"
                 " ON CONFLICT DO NOTHING",
                 poc,
+                to_us(at),
+            )
+
+    async def save_findings(
+        self, exercise_id: str, items: Sequence[Mapping[str, object]], at: datetime
+    ) -> None:
+        text = json.dumps(list(map(dict, items)), ensure_ascii=False)
+        async with self._tx() as conn:
+            if await conn.fetchval("SELECT 1 FROM exercises WHERE id = $1", exercise_id) is None:
+                raise UnknownExercise(exercise_id)
+            await conn.execute(
+                "INSERT INTO exercise_findings (exercise_id, findings, edited_at)"
+                " VALUES ($1, $2, $3) ON CONFLICT (exercise_id) DO UPDATE SET"
+                " findings = excluded.findings, edited_at = excluded.edited_at",
+                exercise_id,
+                text,
                 to_us(at),
             )
 

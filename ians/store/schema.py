@@ -211,4 +211,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (poc, channel)
     ) WITHOUT ROWID;
     """,
+    # version 11: the improvement plan of an exercise as the secretariat edited it
+    """
+    CREATE TABLE IF NOT EXISTS exercise_findings (
+        exercise_id TEXT PRIMARY KEY REFERENCES exercises (id),
+        findings TEXT NOT NULL,
+        edited_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
