@@ -112,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     drill.add_argument(
         "--report",
         type=Path,
-        help="write the report here, format from the suffix: .json .csv .md .html"
+        help="write the report here, format from the suffix: .json .csv .md .html .pdf"
         " (default: JSON on standard output)",
     )
     drill.add_argument(
@@ -451,7 +451,9 @@ def _drill(args: argparse.Namespace) -> int:
     if args.report is not None:
         fmt = args.report.suffix.lstrip(".").lower()
         if fmt not in FORMATS:
-            raise IansError(f"--report: use a .json, .csv, .md or .html file, not {args.report}")
+            raise IansError(
+                f"--report: use a .json, .csv, .md, .html or .pdf file, not {args.report}"
+            )
     simulate = [c.strip() for c in args.simulate.split(",") if c.strip()]
     if simulate == ["all"]:
         simulate = list(registry.countries)

@@ -57,6 +57,7 @@ def build_report(facts: ExerciseFacts, registry: Registry | None = None) -> Repo
             started_at=exercise.started_at,
             ended_at=exercise.ended_at,
             simulated=exercise.clock == "virtual",
+            mode=facts.messages[0].message.mode.value if facts.messages else None,
         ),
         summary=_summary(checked),
         by_country=[

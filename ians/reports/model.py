@@ -53,6 +53,7 @@ class ExerciseSection(_Part):
     started_at: Time
     ended_at: Time | None
     simulated: bool = False  # a virtual run: a rehearsal, every PoC simulated
+    mode: str | None = None  # of its messages: exercise | test; None before the first
 
 
 class AckSeconds(_Part):

@@ -28,9 +28,10 @@ from ians.reports.page import (
     span,
     when,
 )
+from ians.reports.pdf import pdf_of, running_head
 from ians.reports.stats import rate
 
-FORMATS = ("json", "csv", "md", "html")
+FORMATS = ("json", "csv", "md", "html", "pdf")
 """The formats `render` writes."""
 
 _MEDIA_TYPES = {
@@ -38,6 +39,7 @@ _MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "md": "text/markdown; charset=utf-8",
     "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
 }
 _LEADING = 5  # tables above the charts in html: summary, by country, the indicators
 _LISTED = 20  # rows shown in the people's tables before "and N more"
@@ -67,7 +69,10 @@ def render(report: Report, facts: ExerciseFacts, fmt: str, names: Names | None =
         return _markdown(report, names).encode()
     from ians.reports.charts import charts  # matplotlib: only for html
 
-    return _html(report, names, charts(report, facts, names)).encode()
+    figures = charts(report, facts, names)
+    if fmt == "pdf":
+        return pdf_of(_html(report, names, figures, printed=True))
+    return _html(report, names, figures).encode()
 
 
 def _check(fmt: str) -> None:
@@ -116,6 +121,7 @@ def _facts(report: Report) -> list[tuple[str, str]]:
     speed = f", speed {e.speed:g}" if e.clock == "real" else ""
     return [
         ("Exercise", f"{e.id} ({e.kind})"),
+        ("Mode", e.mode or "—"),
         ("Clock", f"{e.clock}{speed}; times in scenario time"),
         ("State", e.state),
         ("Started", when(e.started_at)),
@@ -397,16 +403,19 @@ def _all_recipients(report: Report) -> str:
     return f"<details><summary>All recipients ({len(rows)})</summary>{inner}</details>"
 
 
-def _html(report: Report, names: Names, figures: Sequence[Figure_]) -> str:
+def _html(report: Report, names: Names, figures: Sequence[Figure_], printed: bool = False) -> str:
+    """The html page; `printed` (for the PDF): a running header, and no table of every
+    row (the csv is that table)."""
     tables = _people_tables(report, names)
     body = (
         "".join(html_table(t) for t in tables[:_LEADING])
         + html_figures(figures)
         + "".join(html_table(t) for t in tables[_LEADING:])
-        + _all_recipients(report)
+        + ("" if printed else _all_recipients(report))
     )
     title = f"Acknowledgement report: {report.exercise.name}"
-    return html_document(title, _facts(report), body, _banner(report))
+    running = running_head(report.exercise.mode, title) if printed else ""
+    return html_document(title, _facts(report), body, _banner(report), running)
 
 
 # --- history -------------------------------------------------------------------------------
@@ -511,4 +520,6 @@ def render_history(history: History, fmt: str, names: Names | None = None) -> by
         + html_figures([history_chart(history, names)])
         + "".join(html_table(t) for t in tables[1:])
     )
+    if fmt == "pdf":
+        return pdf_of(html_document(title, facts, body, running=running_head(None, title)))
     return html_document(title, facts, body).encode()

@@ -533,9 +533,7 @@ async def record_attempts(conn: Conn, attempts: Sequence[Attempt]) -> list[Event
     return escalations
 
 
-async def _disable_channel(
-    conn: Conn, poc: str, channel: str, at: datetime, answer: str
-) -> bool:
+async def _disable_channel(conn: Conn, poc: str, channel: str, at: datetime, answer: str) -> bool:
     """Switch the PoC's channel off (a peer answered 410); True if it was on."""
     inserted = await conn.fetchval(
         "INSERT INTO disabled_channels (poc, channel, disabled_at, answer)"

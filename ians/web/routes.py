@@ -136,7 +136,8 @@ _LIMIT = Param(
     {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
 )
 _FORMAT = Param(
-    "json (default), csv, md or html", {"type": "string", "enum": list(FORMATS), "default": "json"}
+    "json (default), csv, md, html or pdf",
+    {"type": "string", "enum": list(FORMATS), "default": "json"},
 )
 _CAP_FORMAT = Param(
     "json (default) or cap", {"type": "string", "enum": list(CAP_FORMATS), "default": "json"}
@@ -614,7 +615,7 @@ ENDPOINTS: list[Endpoint] = [
         "/api/exercises/{exercise_id}/report",
         exercise_report,
         "admin",
-        "The acknowledgement-time report (json, csv, md or html)",
+        "The acknowledgement-time report (json, csv, md, html or pdf)",
         ReportBody,
         query={"format": _FORMAT},
         formats=FORMATS[1:],
