@@ -11,7 +11,6 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,14 +27,6 @@ from tests.conftest import Api, early_warning
 SQLITE_ONLY = True  # the writer process is SQLite's (tests/conftest.py)
 
 AT = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
-    """SQLite's store only: the writer process is SQLite's (PostgreSQL has none)."""
-    store = await SqliteStore.open(db_path)
-    yield store
-    await store.close()
 
 
 def test_errors_keep_their_type_message_and_details_across_the_boundary() -> None:
