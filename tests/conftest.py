@@ -22,6 +22,7 @@ from ians.store.sqlite import SqliteStore
 from ians.tracking import Tracker
 from ians.web.app import AppConfig, create_app
 from tests import pg
+from tests.smtp_sink import SmtpSink
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # a Friday
 ADMIN_TOKEN = "test-admin-token"
@@ -54,10 +55,20 @@ TEST_POLICIES = PolicyTable(overrides={"default": PolicyOverride(give_up_after="
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Registry:
+def registry(tmp_path: Path, request: pytest.FixtureRequest) -> Registry:
+    """The test registry, or the one its module names as `REGISTRY` (YAML text)."""
     path = tmp_path / "contacts.yaml"
-    path.write_text(REGISTRY_YAML)
+    path.write_text(getattr(request.module, "REGISTRY", REGISTRY_YAML))
     return load_registry([path])
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[SmtpSink]:
+    """A real SMTP server on 127.0.0.1 that keeps what it is sent."""
+    sink = SmtpSink()
+    await sink.start()
+    yield sink
+    await sink.stop()
 
 
 @pytest.fixture

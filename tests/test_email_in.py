@@ -3,22 +3,19 @@ automatic answers, bounces, and every kind of bad input refused or recorded clea
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import aiosmtplib
 import pytest
 
 from ians.clock import ManualClock
-from ians.domain.contacts import Registry
 from tests.conftest import T0, Api, AppFactory, early_warning
 from tests.email_fixtures import (
+    EMAIL_REGISTRY,
     channels,
     deliver_in,
-    email_registry,
     events,
     reply_to,
     services,
@@ -27,18 +24,7 @@ from tests.email_fixtures import (
 )
 from tests.smtp_sink import SmtpSink
 
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Registry:
-    return email_registry(tmp_path)
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[SmtpSink]:
-    sink = SmtpSink()
-    await sink.start()
-    yield sink
-    await sink.stop()
+REGISTRY = EMAIL_REGISTRY  # what the `registry` fixture loads (tests/conftest.py)
 
 
 @pytest.fixture

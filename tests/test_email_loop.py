@@ -3,16 +3,11 @@ e-mails through the listener, and the report saying how each country acknowledge
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from ians.clock import ManualClock
-from ians.domain.contacts import Registry
 from tests.conftest import AppFactory
-from tests.email_fixtures import ack_link, channels, email_registry, services, settle
+from tests.email_fixtures import EMAIL_REGISTRY, ack_link, channels, services, settle
 from tests.smtp_sink import SmtpSink
 
 DRILL = """\
@@ -34,17 +29,7 @@ injects:
 """
 
 
-@pytest.fixture
-def registry(tmp_path: Path) -> Registry:
-    return email_registry(tmp_path)
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[SmtpSink]:
-    sink = SmtpSink()
-    await sink.start()
-    yield sink
-    await sink.stop()
+REGISTRY = EMAIL_REGISTRY  # what the `registry` fixture loads (tests/conftest.py)
 
 
 async def test_a_scaled_drill_runs_the_whole_loop_with_simulated_pocs_replying(

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,12 +13,11 @@ from lxml import etree
 
 from ians.cap.xml import NS, SCHEMA_PATH
 from ians.clock import ManualClock
-from ians.domain.contacts import Registry
 from tests.conftest import T0, AppFactory, early_warning
 from tests.email_fixtures import (
+    EMAIL_REGISTRY,
     ack_link,
     channels,
-    email_registry,
     events,
     html_part,
     services,
@@ -29,18 +26,7 @@ from tests.email_fixtures import (
 )
 from tests.smtp_sink import SmtpSink
 
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Registry:
-    return email_registry(tmp_path)
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[SmtpSink]:
-    sink = SmtpSink()
-    await sink.start()
-    yield sink
-    await sink.stop()
+REGISTRY = EMAIL_REGISTRY  # what the `registry` fixture loads (tests/conftest.py)
 
 
 async def send(api: Any, **extra: Any) -> dict[str, Any]:

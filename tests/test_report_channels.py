@@ -4,20 +4,15 @@ country was reached and answered."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from ians.clock import ManualClock
-from ians.domain.contacts import Registry
 from tests.conftest import AppFactory
 from tests.email_fixtures import (
+    EMAIL_REGISTRY,
     ack_link,
     channels,
     deliver_in,
-    email_registry,
     reply_to,
     services,
     settle,
@@ -44,17 +39,7 @@ injects:
 """
 
 
-@pytest.fixture
-def registry(tmp_path: Path) -> Registry:
-    return email_registry(tmp_path)
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[SmtpSink]:
-    sink = SmtpSink()
-    await sink.start()
-    yield sink
-    await sink.stop()
+REGISTRY = EMAIL_REGISTRY  # what the `registry` fixture loads (tests/conftest.py)
 
 
 async def test_the_report_of_a_drill_with_a_bounce_an_auto_reply_a_reply_a_link_and_the_inbox(

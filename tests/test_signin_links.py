@@ -4,30 +4,16 @@ valid 15 minutes, usable once; a bare GET uses nothing up."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from ians.clock import ManualClock
-from ians.domain.contacts import Registry
 from tests.conftest import Api, AppFactory
-from tests.email_fixtures import PUBLIC_URL, channels, email_registry, services, text_part
+from tests.email_fixtures import EMAIL_REGISTRY, PUBLIC_URL, channels, services, text_part
 from tests.smtp_sink import SmtpSink
 
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Registry:
-    return email_registry(tmp_path)
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[SmtpSink]:
-    sink = SmtpSink()
-    await sink.start()
-    yield sink
-    await sink.stop()
+REGISTRY = EMAIL_REGISTRY  # what the `registry` fixture loads (tests/conftest.py)
 
 
 @pytest.fixture
