@@ -7,23 +7,19 @@ of acks a watcher, and the browser's stream behind it, wakes 40 times a second a
 not once an ack: 500 streams cost the same at 100 acks/s as at 10,000); each watcher has
 a bounded queue, and a watcher that falls that far behind is dropped (`Watch.lagged`),
 so a slow browser can never slow an acknowledgement down; its page reconnects and shows
-the state afresh. One process's changes are published in-process;
-another node's come from the database's notifications (`relay`, ians/nodes.py).
+the state afresh. One process's changes are published in-process; another node's come
+from the database's notifications (ians/nodes.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
-from ians.domain.chase import Chase, ChaseStatus, Event, EventKind
+from ians.domain.chase import Chase, ChaseStatus
 from ians.domain.messages import Message
-from ians.store import Store
-
-log = logging.getLogger(__name__)
 
 QUEUE = 1000  # batches a watcher may be behind before it is dropped
 GATHER = 0.025  # seconds: the changes within them go out as one batch
@@ -125,31 +121,3 @@ class Live:
         except (asyncio.QueueEmpty, asyncio.QueueFull):
             pass
 
-
-_CHASE_EVENTS = {EventKind.ACKNOWLEDGED, EventKind.REMINDED, EventKind.ESCALATED, EventKind.GAVE_UP}
-
-
-def relay(store: Store, live: Live) -> Callable[[Event], None]:
-    """A listener for the events another node recorded (`Nodes.subscribe`): each chase
-    they changed is read from the store and published here, so that this node's live
-    pages show what the other node did."""
-    tasks: set[asyncio.Task[None]] = set()
-
-    async def publish(message_id: str, country: str) -> None:
-        try:
-            chases = [c for c in await store.chases(message_id) if c.country == country]
-        except Exception:  # the database away for a moment: the page shows it at its next load
-            log.exception(
-                "reading the chase of %s %s for the live pages failed", message_id, country
-            )
-            return
-        if chases:
-            live.publish(message_id, chases)
-
-    def heard(event: Event) -> None:
-        if event.kind in _CHASE_EVENTS and event.country is not None:
-            task = asyncio.create_task(publish(event.message_id, event.country))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-
-    return heard

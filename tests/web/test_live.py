@@ -1,5 +1,5 @@
-"""The live feed: the bus, what the tracker publishes after each commit, the relay of
-another node's events, and the dashboard's event stream on a real loopback server."""
+"""The live feed: the bus, what the tracker publishes after each commit, and the
+dashboard's event stream on a real loopback server (another node's changes: tests/test_nodes.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from aiohttp import ClientResponse
 from pydantic import TypeAdapter
 
 from ians.clock import ManualClock
-from ians.domain.chase import Event, EventKind, Via
+from ians.domain.chase import Via
 from ians.domain.messages import MessageDraft
-from ians.live import QUEUE, Change, Live, Watch, country_state, relay
-from ians.store.sqlite import SqliteStore
+from ians.live import QUEUE, Change, Live, Watch, country_state
 from ians.tracking import Tracker
 from ians.web.keys import tracker_key
 from tests.conftest import ADMIN_TOKEN, Api, early_warning
@@ -77,23 +76,6 @@ async def test_the_tracker_publishes_each_step_once_committed(
     clock.advance(timedelta(minutes=15))
     await tracker.timers.run_due()
     assert states(await next_change(watch)) == {"HUN": "escalated"}
-    assert watch.queue.empty()
-
-
-async def test_another_nodes_events_reach_this_nodes_watchers(
-    tracker: Tracker, store: SqliteStore, clock: ManualClock
-) -> None:
-    message, _ = await tracker.send(draft(early_warning()))
-    live = Live()
-    watch = live.watch()
-    heard = relay(store, live)
-    # another node stored the ack and announced it: this node reads the chase and tells
-    at = clock.now()
-    await store.acknowledge(message.id, "rou-1", at)
-    heard(Event(at, EventKind.DELIVERED, message.id, "ROU", "rou-1"))  # not a chase step
-    heard(Event(at, EventKind.ACKNOWLEDGED, message.id, "ROU", "rou-1"))
-    change = await next_change(watch)
-    assert change.message_id == message.id and states(change) == {"ROU": "acknowledged"}
     assert watch.queue.empty()
 
 
