@@ -115,9 +115,7 @@ class Live:
     def _drop(self, watch: Watch) -> None:
         watch.lagged = True
         self._watches.discard(watch)
-        try:  # wake its reader, which then ends
+        if watch.queue.full():  # make room for the empty batch that wakes its reader
             watch.queue.get_nowait()
-            watch.queue.put_nowait(())
-        except (asyncio.QueueEmpty, asyncio.QueueFull):
-            pass
+        watch.queue.put_nowait(())
 

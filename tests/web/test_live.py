@@ -58,6 +58,9 @@ async def test_a_watcher_that_falls_behind_is_dropped_and_nobody_waits() -> None
     assert slow.lagged and len(live) == 1
     seen = [c async for c in slow.changes()]
     assert seen == []  # its reader ends at once: the page reconnects and starts afresh
+    idle = live.watch()  # one dropped with nothing queued is woken as well
+    live._drop(idle)
+    assert [c async for c in idle.changes()] == []
 
 
 async def test_the_tracker_publishes_each_step_once_committed(
