@@ -43,7 +43,7 @@ async def registry_page(request: web.Request, viewer: Viewer) -> web.StreamRespo
             "country": c,
             "pocs": [
                 {
-                    "view": PocView.of(p, confirmed.get(p.id)),
+                    "view": PocView.of(p, details_confirmed_at=confirmed.get(p.id)),
                     "webhook_off": disabled.get((p.id, "webhook")),
                 }
                 for p in c.points_of_contact

@@ -14,7 +14,7 @@ import shutil
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +97,13 @@ class LiveServer:
             await self._stop.wait()
         finally:
             await runner.cleanup()
+
+    def on_loop(self, call: Callable[[], object]) -> None:
+        """Run `call` on the server's event loop (its objects are that thread's)."""
+        assert self._loop is not None
+        done = threading.Event()
+        self._loop.call_soon_threadsafe(lambda: (call(), done.set()))
+        assert done.wait(10)
 
     def watchers(self) -> int:
         """How many live streams are open (read from the server's bus)."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from ians.web.keys import tracker_key
 from tests.conftest import T0, early_warning
 from tests.test_consultations import CONSULTATION
 from tests.web.conftest import LiveServer, axe_problems, screenshot, sign_in
@@ -44,6 +45,14 @@ def send(
 def recipients(server: LiveServer, message_id: str) -> dict[str, Any]:
     message = server.call("GET", f"/api/messages/{message_id}")
     return {r["country"]: r for r in message["recipients"]}
+
+
+def reloaded(page: Any) -> bool:
+    """Whether the page was loaded again since `window.notReloaded` was set."""
+    try:
+        return page.evaluate("window.notReloaded") is None
+    except Exception:  # the page is being replaced right now
+        return False
 
 
 def state_of(page: Any, message_id: str, country: str) -> Any:
@@ -89,6 +98,15 @@ def test_a_poc_acknowledges_and_the_open_dashboard_shows_it_within_2_s(
     expect(poc.locator(".done").first).to_contain_text("acknowledged")
     assert recipients(server, message_id)["HUN"]["acknowledged_by"] == "hun-1"
     screenshot(admin, "dashboard")
+
+    # a stream the server drops (it fell behind) reconnects, and the page loads afresh
+    live = server.app[tracker_key].live
+    dropped = server.watchers()
+    server.on_loop(lambda: [live._drop(w) for w in list(live._watches)])
+    wait_for(lambda: reloaded(admin), 10)  # the stream says `retry: 2000`
+    wait_for(lambda: server.watchers() >= 1)
+    expect(state_of(admin, message_id, "HUN")).to_have_attribute("data-state", "acknowledged")
+    assert dropped >= 1
 
 
 def test_the_same_acknowledgement_with_javascript_off(server: LiveServer, contexts: Any) -> None:
