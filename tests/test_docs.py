@@ -56,9 +56,7 @@ def _parsed() -> dict[str, set[str]]:
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return {
         name: {
-            " ".join(
-                action.option_strings[-1:] + [str(action.metavar)] * (action.nargs != 0)
-            )
+            " ".join(action.option_strings[-1:] + [str(action.metavar)] * (action.nargs != 0))
             for action in sub._actions
             if not isinstance(action, argparse._HelpAction)
         }

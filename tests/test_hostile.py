@@ -75,8 +75,14 @@ def expanding(pad: int) -> str:
         ("a: &x 1\nb: &x 2\nc: *x\n", "anchor &x is defined twice"),
     ],
     ids=[
-        "depth-33", "depth-32", "aliases-500", "aliases-501", "values-50000", "values-50001",
-        "size", "anchor-twice",
+        "depth-33",
+        "depth-32",
+        "aliases-500",
+        "aliases-501",
+        "values-50000",
+        "values-50001",
+        "size",
+        "anchor-twice",
     ],
 )
 def test_yaml_limits_at_their_edges(text: str, words: str | None) -> None:

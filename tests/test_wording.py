@@ -35,8 +35,10 @@ def substance(**fields: Any) -> dict[str, Any]:
 MESSAGE_CASES = [
     pytest.param(
         {**early_warning(), "type": "alert"},
-        {"type": "'alert' is not one of early_warning, information, assistance_request,"
-                 " assistance_response, test"},
+        {
+            "type": "'alert' is not one of early_warning, information, assistance_request,"
+            " assistance_response, test"
+        },
         id="type-not-one-of",
     ),
     pytest.param(
@@ -80,8 +82,10 @@ MESSAGE_CASES = [
     ),
     pytest.param(
         substance(cas="7664-41-8"),
-        {"content.substances[0].cas": "'7664-41-8' is not a CAS number: its check digit would"
-                                      " be 7 (like 7664-41-7)"},
+        {
+            "content.substances[0].cas": "'7664-41-8' is not a CAS number: its check digit would"
+            " be 7 (like 7664-41-7)"
+        },
         id="cas-check-digit",
     ),
     pytest.param(
@@ -108,8 +112,10 @@ MESSAGE_CASES = [
     ),
     pytest.param(
         early_warning(content=content(occurred_at="9999-12-31T23:00:00-01:00")),
-        {"content.occurred_at": "9999-12-31T23:00:00-01:00 is outside the times IANS accepts:"
-                                " from 1900 up to 2200 (UTC)"},
+        {
+            "content.occurred_at": "9999-12-31T23:00:00-01:00 is outside the times IANS accepts:"
+            " from 1900 up to 2200 (UTC)"
+        },
         id="time-out-of-range",
     ),
     pytest.param(

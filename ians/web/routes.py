@@ -16,7 +16,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from ians.cap.atom import MEDIA_TYPE as ATOM
 from ians.confirmations import confirm_details
-from ians.domain.exercise import ClockKind
+from ians.domain.exercise import ClockKind, Exercise
 from ians.domain.messages import MessageDraft
 from ians.errors import Forbidden, InvalidInput
 from ians.exercises import ExerciseRequest, progress
@@ -229,11 +229,18 @@ async def acknowledge(request: web.Request, who: Principal | None) -> web.Respon
 
 async def start_exercise(request: web.Request, who: Principal | None) -> web.Response:
     body = await read_body(request, _exercise_body)
-    registry = request.app[registry_key]
+    exercise = await start_from(request.app, body)
+    return render(await exercise_view(request, exercise.id), status=201)
+
+
+async def start_from(app: web.Application, body: ExerciseBody) -> Exercise:
+    """Start what `body` asks for (POST /api/exercises, the web form). Raises
+    ScenarioError, InvalidInput."""
+    registry = app[registry_key]
     scenario = await read_scenario(body.scenario, registry, name="scenario")
     source = body.scenario if isinstance(body.scenario, str) else json.dumps(body.scenario)
     simulate = list(registry.countries) if body.simulate == "all" else body.simulate
-    exercise = await request.app[exercises_key].start(
+    return await app[exercises_key].start(
         ExerciseRequest(
             scenario=scenario,
             source=source,
@@ -244,16 +251,15 @@ async def start_exercise(request: web.Request, who: Principal | None) -> web.Res
             simulate=tuple(simulate),
         )
     )
-    return render(await _exercise_view(request, exercise.id), status=201)
 
 
 async def get_exercise(request: web.Request, who: Principal | None) -> web.Response:
-    return render(await _exercise_view(request, request.match_info["exercise_id"]))
+    return render(await exercise_view(request, request.match_info["exercise_id"]))
 
 
 async def stop_exercise(request: web.Request, who: Principal | None) -> web.Response:
     exercise = await request.app[exercises_key].stop(request.match_info["exercise_id"])
-    return render(await _exercise_view(request, exercise.id))
+    return render(await exercise_view(request, exercise.id))
 
 
 async def exercise_report(request: web.Request, who: Principal | None) -> web.Response:
@@ -279,7 +285,9 @@ def _format(request: web.Request) -> str:
     return fmt
 
 
-async def _exercise_view(request: web.Request, exercise_id: str) -> ExerciseView:
+async def exercise_view(request: web.Request, exercise_id: str) -> ExerciseView:
+    """An exercise's state and progress (a consultation's: invited and responded).
+    Raises UnknownExercise."""
     store = request.app[tracker_key].store
     e = await store.exercise(exercise_id)
     if e.kind == "consultation":
