@@ -163,6 +163,9 @@ def start_ians(db: Path, contacts: Path, port: int, synchronous: str) -> Server:
             str(contacts),
         ],
         env=env,
+        # not the repository root: `-m` puts the working directory ahead of PYTHONPATH,
+        # so a copy named there would lose to this checkout's ians
+        cwd=db.parent,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -105,14 +105,21 @@ def registry_yaml(codes: Iterable[str], k: int) -> str:
 
 
 def synthetic_registry(
-    n: int, k: int, *, via_yaml: bool = False, folder: Path | None = None, email: bool = False
+    n: int,
+    k: int,
+    *,
+    via_yaml: bool = False,
+    folder: Path | None = None,
+    email: bool = False,
+    webhook: str | None = None,
 ) -> Registry:
     """`n` countries (AAA, AAB, ...) with `k` PoCs each, all with both roles, 24/7.
 
     `via_yaml`: write the contacts file to `folder` (or a temporary one) and load it with
     `load_registry`, as the server does; otherwise build the same models directly (the
     YAML loader takes ~28 s for 10,000 countries on this machine, the models ~0.4 s).
-    `email`: each PoC has an address, `<poc id>@<code>.example`.
+    `email`: each PoC has an address, `<poc id>@<code>.example`. `webhook`: each PoC has
+    a webhook, `<webhook>/<poc id>`.
     """
     codes = country_codes(n)
     if via_yaml:
@@ -131,6 +138,7 @@ def synthetic_registry(
                     roles=roles,
                     country=c,
                     email=f"{poc_id(c, j)}@{c.lower()}.example" if email else None,
+                    webhook=f"{webhook}/{poc_id(c, j)}" if webhook else None,
                 )
                 for j in range(1, k + 1)
             ),

@@ -112,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     drill.add_argument(
         "--report",
         type=Path,
-        help="write the report here, format from the suffix: .json .csv .md .html"
+        help="write the report here, format from the suffix: .json .csv .md .html .pdf"
         " (default: JSON on standard output)",
     )
     drill.add_argument(
@@ -143,7 +143,18 @@ def _parser() -> argparse.ArgumentParser:
     simulate.set_defaults(run=_simulate)
 
     report = commands.add_parser("report", help="the report of an exercise in the database")
-    report.add_argument("exercise_id", help="the exercise or consultation id (ex-…, cn-…)")
+    report.add_argument(
+        "exercise_id", nargs="?", help="the exercise or consultation id (ex-…, cn-…)"
+    )
+    report.add_argument(
+        "--history",
+        action="store_true",
+        help="instead: every exercise compared over time, oldest first",
+    )
+    report.add_argument("--country", help="with --history: only this country (ISO 3166-1 alpha-3)")
+    report.add_argument(
+        "--kind", choices=["drill", "connectivity_test"], help="with --history: only this kind"
+    )
     report.add_argument(
         "--format",
         choices=list(FORMATS),
@@ -170,6 +181,8 @@ _METAVARS = {
     "settings": "FILE",
     "report": "FILE",
     "output": "FILE",
+    "country": "C",
+    "kind": "K",
     "speed": "N",
     "runs": "N",
     "simulate": "COUNTRIES",
@@ -398,9 +411,23 @@ def _report(args: argparse.Namespace) -> int:
         raise IansError(f"no database at {settings.db}")
     registry = load_registry(settings.contacts)
 
+    if args.history == (args.exercise_id is not None):
+        raise IansError("give an exercise id, or --history (not both)")
+    if not args.history and (args.country or args.kind):
+        raise IansError("--country and --kind go with --history")
+    if args.country is not None and args.country not in registry.countries:
+        raise IansError(f"--country: {args.country!r} is not a country code of the registry")
+
     async def read() -> bytes:
         store = await open_store(settings.db)
         try:
+            if args.history:
+                from ians.reports.history import report_history
+                from ians.reports.page import Names
+                from ians.reports.render import render_history
+
+                history = await report_history(store, registry, args.country, args.kind)
+                return render_history(history, args.format, Names.of(registry))
             return await _rendered(store, args.exercise_id, args.format, registry)
         finally:
             await store.close()
@@ -424,7 +451,9 @@ def _drill(args: argparse.Namespace) -> int:
     if args.report is not None:
         fmt = args.report.suffix.lstrip(".").lower()
         if fmt not in FORMATS:
-            raise IansError(f"--report: use a .json, .csv, .md or .html file, not {args.report}")
+            raise IansError(
+                f"--report: use a .json, .csv, .md, .html or .pdf file, not {args.report}"
+            )
     simulate = [c.strip() for c in args.simulate.split(",") if c.strip()]
     if simulate == ["all"]:
         simulate = list(registry.countries)
@@ -511,7 +540,7 @@ async def _rendered(store: Store, exercise_id: str, fmt: str, registry: Registry
     record = await store.exercise(exercise_id)
     if record.kind != "consultation":
         facts = await store.exercise_facts(exercise_id)
-        return render(build_report(facts), facts, fmt, Names.of(registry))
+        return render(build_report(facts, registry), facts, fmt, Names.of(registry))
     scenario = load_scenario(record.scenario, registry, name=record.id)
     assert isinstance(scenario, ConsultationScenario)
     opened = Opened(record, scenario)

@@ -46,6 +46,9 @@ class StepLog:
 
     def info(self, kind: str, text: str, *args: object) -> None:
         """Log `text % args` at INFO, or count it under `kind` when over the pace."""
+        if self._summary is not None:  # over the pace, until the window's end: count
+            self._held[kind] += 1
+            return
         if not self._logger.isEnabledFor(logging.INFO):
             return
         now = self._monotonic()

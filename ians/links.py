@@ -52,14 +52,15 @@ class Links:
     async def load(cls, key: str | None, public_url: str, tracker: Tracker) -> Links:
         """With `key` from the settings, or the stored one, or a new one stored now."""
         if key is None:
-            key = await tracker.store.meta_value(LINK_KEY)
-        if key is None:
-            key = secrets.token_urlsafe(32)
-            await tracker.store.set_meta_value(LINK_KEY, key)
+            key = await tracker.store.meta_value_or(LINK_KEY, secrets.token_urlsafe(32))
         return cls(LinkSigner([key.encode()]), public_url, tracker)
 
-    def ack_url(self, message_id: str, poc: str, give_up_at: datetime) -> str:
-        claims = Claims(Purpose.ACK, message_id, poc, give_up_at + ACK_VALID_AFTER_GIVE_UP)
+    def ack_url(self, message_id: str, poc: str, give_up_at: datetime, via: Via = Via.LINK) -> str:
+        """The link that acknowledges the message as the PoC; a POST to it is recorded with
+        `via` (`link` in e-mails, `webhook` in webhook notices)."""
+        expires = give_up_at + ACK_VALID_AFTER_GIVE_UP
+        nonce = "" if via is Via.LINK else via.value
+        claims = Claims(Purpose.ACK, message_id, poc, expires, nonce)
         return f"{self.public_url}/ack/{self._signer.sign(claims)}"
 
     def notice_tag(self, notice_id: int) -> str:
@@ -119,11 +120,13 @@ class Links:
         return Opened(message, claims.poc, delivery.country, delivery.acknowledged_at)
 
     async def acknowledge(self, token: str) -> tuple[Opened, AckResult]:
-        """Acknowledge as the link's PoC (`via: link`). Raises BadLink, Conflict."""
+        """Acknowledge as the link's PoC (`via: link`, or `webhook` for the link of a
+        webhook notice). Raises BadLink, Conflict."""
         claims = self.claims(token, Purpose.ACK)
         message = await self._store.find_message(claims.subject)
         if message is None:
             raise BadLink()
-        result = await self._tracker.acknowledge(message.id, claims.poc, via=Via.LINK)
+        via = Via.WEBHOOK if claims.nonce == Via.WEBHOOK.value else Via.LINK
+        result = await self._tracker.acknowledge(message.id, claims.poc, via=via)
         opened = Opened(message, claims.poc, result.chase.country, result.acknowledged_at)
         return opened, result

@@ -1,14 +1,17 @@
-"""The outbox: notices for external channels, attempted at once and retried on the clock.
+"""The outbox: notices for external channels (e-mail, webhooks), attempted at once and
+retried on the clock.
 
 A step that notifies (a send, a reminder, an escalation, a consultation's invitation or
 reminder) stores its notices in the transaction that records it (ians/store/outbox.py).
 The outbox then attempts every due notice at once; a temporary failure is tried again
 on the `delivery.retries` schedule of the injected clock (divided by the speed of a
-scaled exercise), a permanent one (or the end of the schedule) is final and escalates
-the country. Each attempt's outcome is stored with its `delivered` or `delivery_failed`
-event in one transaction. After a start, whatever is still pending is attempted again:
-a notice whose outcome had not been stored before a crash is sent again, with the same
-`Message-ID`, so peers can drop the duplicate.
+scaled exercise; no sooner than a peer's `Retry-After`), a permanent one (or the end of
+the schedule) is final and escalates the country; a peer that says it is gone (HTTP
+410) switches the PoC's channel off. Each attempt's outcome is stored with its
+`delivered` or `delivery_failed` event in one transaction. After a start, whatever is
+still pending is attempted again: a notice whose outcome had not been stored before a
+crash is sent again with the same id (`Message-ID`, `webhook-id`), so peers can drop
+the duplicate.
 """
 
 from __future__ import annotations
@@ -19,10 +22,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from ians.channels.smtp import Answer
 from ians.clock import Clock
 from ians.delivery import Dispatcher, Notice, NoticeKind
-from ians.domain.outbox import Attempt, OutboxNotice, retry_at
+from ians.domain.outbox import Answer, Attempt, OutboxNotice, retry_at
 from ians.errors import IansError
 from ians.scheduler import RETRY_AFTER, TimerWheel
 from ians.store import Store
@@ -42,6 +44,9 @@ class ExternalChannel(Protocol):
 
     async def idle(self) -> None:
         """The burst is over: release what it held (open sessions)."""
+
+    async def close(self) -> None:
+        """The server stops: release everything (sessions kept between bursts)."""
 
 
 class Outbox:
@@ -95,6 +100,7 @@ class Outbox:
         self._closing = True
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
+        await asyncio.gather(*(c.close() for c in self._channels.values()))
 
     async def _due(self, args: list[int], now: datetime) -> None:
         self.wake()  # not awaited: a long burst must not hold up the other timers
@@ -133,11 +139,19 @@ class Outbox:
         for notice, answer in zip(due, answers, strict=True):
             number = notice.attempts + 1
             again = None
-            if not answer.delivered and not answer.permanent:
-                again = retry_at(self._retries, number, now, await self._speed(notice))
+            if not answer.delivered and not answer.permanent and not answer.gone:
+                speed = await self._speed(notice)
+                again = retry_at(self._retries, number, now, speed, answer.retry_after)
             attempts.append(
                 Attempt(
-                    notice.id, number, now, answer.delivered, answer.text, answer.permanent, again
+                    notice.id,
+                    number,
+                    now,
+                    answer.delivered,
+                    answer.text,
+                    answer.permanent or answer.gone,
+                    again,
+                    answer.gone,
                 )
             )
             if not answer.delivered:

@@ -20,6 +20,7 @@ from ians.channels.config import ChannelsConfig, resolve_channels
 from ians.channels.email import EmailChannel
 from ians.channels.inbound import ReplyHandler, listen, port_of
 from ians.channels.simulated import SimulatedMailbox
+from ians.channels.webhook import WebhookChannel
 from ians.clock import Clock, SystemClock
 from ians.consultations import Consultations
 from ians.delivery import Channel, Dispatcher
@@ -30,7 +31,7 @@ from ians.errors import IansError
 from ians.exercises import Exercises, SimulatedPocChannel
 from ians.links import Links
 from ians.nodes import Nodes
-from ians.outbox import Outbox
+from ians.outbox import ExternalChannel, Outbox
 from ians.replies import Replies
 from ians.scheduler import TimerWheel
 from ians.settings import Settings, load_settings_file
@@ -97,6 +98,7 @@ class Services:
     inbound_port: int | None = None
     signin: SignIn | None = None
     nodes: Nodes | None = None  # on PostgreSQL: the timers and news shared with other nodes
+    webhooks: WebhookChannel | None = None  # None when no PoC has a webhook
 
 
 @asynccontextmanager
@@ -125,15 +127,26 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
         exercises = Exercises(tracker, config.policies, consultations)
         dispatcher.add_channel(SimulatedPocChannel(exercises))
         links = await Links.load(config.link_key, config.delivery.public_url, tracker)
-        email, outbox = await _external_channels(
+        email, webhooks, outbox = await _external_channels(
             config, store, timers, dispatcher, links, consultations
         )
         armed = await tracker.recover()
-        running = await exercises.recover() + await consultations.recover()
+        running = 0
+        if not store.shared:  # on a shared store the nodes divide them (ians/nodes.py)
+            running = await exercises.recover() + await consultations.recover()
         if outbox is not None:
             await outbox.recover()
         if isinstance(store, PostgresStore):
-            nodes = Nodes(store, config.clock, timers, tracker, outbox, tokens=tokens)
+            nodes = Nodes(
+                store,
+                config.clock,
+                timers,
+                tracker,
+                outbox,
+                tokens=tokens,
+                exercises=exercises,
+                consultations=consultations,
+            )
             await nodes.start()
         replies, listener = await _inbound(email, tracker, exercises.simulates)
         signin = SignIn(links, config.registry, config.clock, email)
@@ -165,6 +178,7 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
             port_of(listener) if listener is not None else None,
             signin,
             nodes,
+            webhooks,
         )
     finally:
         if nodes is not None:
@@ -210,32 +224,48 @@ async def _external_channels(
     dispatcher: Dispatcher,
     links: Links,
     consultations: Consultations,
-) -> tuple[EmailChannel | None, Outbox | None]:
-    """The e-mail channel and the outbox, when SMTP settings are given; says so once."""
-    settings = config.delivery.email
-    if settings is None:
-        await store.set_channels([])
-        log.info("e-mail is off: no SMTP settings (email.smtp.host, IANS_SMTP_HOST)")
-        return None, None
+) -> tuple[EmailChannel | None, WebhookChannel | None, Outbox | None]:
+    """The e-mail channel (when SMTP settings are given), the webhook channel (when a PoC
+    has a webhook) and the outbox of both (when either is on); says so once."""
 
     async def consultation(consultation_id: str) -> tuple[str, datetime]:
         opened = await consultations.get(consultation_id)
         return opened.record.name, opened.deadline
 
-    attachments = config.attachments or cap_attachment(store, config.registry)
-    email = EmailChannel(
-        settings, store, config.registry, config.clock, links, consultation, attachments
-    )
-    await store.set_channels([(p.id, email.name) for p in config.registry.pocs.values() if p.email])
-    log.info(
-        "e-mail is on: via %s:%d as %s, replies to %s",
-        settings.smtp_host,
-        settings.smtp_port,
-        settings.sender,
-        settings.reply_to,
-    )
-    outbox = Outbox(store, config.clock, timers, dispatcher, [email], config.delivery.retries)
-    return email, outbox
+    pairs: list[tuple[str, str]] = []
+    channels: list[ExternalChannel] = []
+    email = None
+    settings = config.delivery.email
+    if settings is None:
+        log.info("e-mail is off: no SMTP settings (email.smtp.host, IANS_SMTP_HOST)")
+    else:
+        attachments = config.attachments or cap_attachment(store, config.registry)
+        email = EmailChannel(
+            settings, store, config.registry, config.clock, links, consultation, attachments
+        )
+        pairs += [(p.id, email.name) for p in config.registry.pocs.values() if p.email]
+        channels.append(email)
+        log.info(
+            "e-mail is on: via %s:%d as %s, replies to %s",
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.sender,
+            settings.reply_to,
+        )
+    webhooks = None
+    if any(p.webhook for p in config.registry.pocs.values()):
+        webhooks = WebhookChannel(
+            store, config.registry, config.clock, links, consultation, config.delivery.timeout
+        )
+        on = await webhooks.load()
+        pairs += [(poc, webhooks.name) for poc in on]
+        channels.append(webhooks)
+        log.info("webhooks are on: %d PoCs with a secret", len(on))
+    await store.set_channels(pairs)
+    if not channels:
+        return None, None, None
+    outbox = Outbox(store, config.clock, timers, dispatcher, channels, config.delivery.retries)
+    return email, webhooks, outbox
 
 
 def cap_attachment(store: Store, registry: Registry) -> Attachments:

@@ -55,7 +55,7 @@ async def test_every_bad_query_parameter_is_named_at_once(api: Api) -> None:
     assert body["error"]["message"].endswith("(and 2 more)")
 
 
-@pytest.mark.parametrize("fmt", ["pdf", "JSON", "json ", "%", "é"])
+@pytest.mark.parametrize("fmt", ["docx", "JSON", "json ", "%", "é"])
 async def test_a_format_not_offered_is_a_422_for_reports_and_results(api: Api, fmt: str) -> None:
     for path in ["/api/exercises/ex-x/report", "/api/consultations/cn-x/results"]:
         body = await api.json("GET", path, status=422, params={"format": fmt})
@@ -189,9 +189,15 @@ async def test_openapi_documents_the_statuses_and_constrains_the_parameters(api:
         op = paths[path]["get"]
         assert "422" in op["responses"]
         (fmt,) = [p for p in op["parameters"] if p["name"] == "format"]
-        assert fmt["schema"]["enum"] == ["json", "csv", "md", "html"]
+        assert fmt["schema"]["enum"] == ["json", "csv", "md", "html", "pdf"]
         media = [m.split(";")[0] for m in op["responses"]["200"]["content"]]
-        assert media == ["application/json", "text/csv", "text/markdown", "text/html"]
+        assert media == [
+            "application/json",
+            "text/csv",
+            "text/markdown",
+            "text/html",
+            "application/pdf",
+        ]
     for path in ["/api/inbox", "/api/messages", "/api/exercises", "/api/consultations"]:
         (limit,) = [p for p in paths[path]["get"]["parameters"] if p["name"] == "limit"]
         assert limit["schema"] == {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}

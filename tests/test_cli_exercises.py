@@ -73,7 +73,7 @@ def test_simulate_prints_a_table_for_people(capsys: pytest.CaptureFixture[str]) 
     [
         (["report", "ex-nope", "--db", "{db}"], "no exercise"),
         (["report", "ex-nope", "--db", "{missing}"], "no database"),
-        (["drill", DANUBE, "--virtual", "--report", "{dir}/x.pdf"], ".pdf"),
+        (["drill", DANUBE, "--virtual", "--report", "{dir}/x.docx"], ".docx"),
         (["drill", DANUBE, "--virtual", "--simulate", "HUN"], "--simulate"),
         (["simulate", DANUBE, "--runs", "0"], "--runs"),
         (["drill", str(ROOT / "contacts" / "srb.yaml"), "--virtual"], "kind"),

@@ -246,7 +246,9 @@ async def test_results_of_a_hand_made_set(api: Api) -> None:
     md = await (await api.call("GET", f"/api/consultations/{cid}/results?format=md")).text()
     assert "| rou-1 | ROU Romania | — |" in md  # country named from the registry; no org given
     assert "| HUN Hungary | 3 | 2 | 66.7% |" in md
-    await api.json("GET", f"/api/consultations/{cid}/results?format=pdf", status=422)
+    pdf = await api.call("GET", f"/api/consultations/{cid}/results?format=pdf")
+    assert pdf.content_type == "application/pdf" and (await pdf.read()).startswith(b"%PDF-")
+    await api.json("GET", f"/api/consultations/{cid}/results?format=docx", status=422)
 
 
 async def test_a_restart_between_a_reminder_falling_due_and_being_sent(

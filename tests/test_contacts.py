@@ -162,6 +162,20 @@ def test_lookups_of_unknown_names_raise_not_found(tmp_path: Path) -> None:
             "is not an http or https URL",
         ),
         (
+            "webhook: null",
+            "webhook: https://mup.example.rs/ians\n        webhook_format: xml",
+            12,
+            "countries.SRB.points_of_contact[0].webhook_format",
+            "'xml' is not one of json, cap",
+        ),
+        (
+            "webhook: null",
+            "webhook: null\n        webhook_format: cap",
+            12,
+            "countries.SRB.points_of_contact[0].webhook_format",
+            "there is no webhook to send in this format",
+        ),
+        (
             "median: 12m",
             "median: 0m",
             15,

@@ -246,6 +246,7 @@ def test_report_from_hand_made_facts() -> None:
         "started_at": "2026-11-27T09:00:00Z",
         "ended_at": "2026-11-27T11:00:00Z",
         "simulated": True,
+        "mode": "exercise",  # of its messages
     }
     # 7 rows; acked 300, 1500, 600, 4800, 900, 300 -> sorted 300 300 600 900 1500 4800:
     # median = 3rd = 600, p90 = ceil(5.4) = 6th = 4800
@@ -466,7 +467,14 @@ def test_json_is_the_report_object() -> None:
     facts = drill_facts()
     out = render(build_report(facts), facts, "json")
     assert json.loads(out) == build_report(facts).model_dump(mode="json")
-    assert list(json.loads(out)) == ["exercise", "summary", "by_country", "recipients", "channels"]
+    assert list(json.loads(out)) == [
+        "exercise",
+        "summary",
+        "by_country",
+        "recipients",
+        "channels",
+        "findings",
+    ]
 
 
 def test_csv_is_the_recipients_table() -> None:
@@ -606,7 +614,7 @@ def test_an_empty_exercise_reports_nothing_as_nothing() -> None:
 def test_an_unknown_format_is_invalid_input() -> None:
     facts = empty_facts()
     with pytest.raises(InvalidInput) as caught:
-        render(build_report(facts), facts, "pdf")
+        render(build_report(facts), facts, "docx")
     assert [d["field"] for d in caught.value.details] == ["format"]
     with pytest.raises(InvalidInput):
         media_type("xlsx")

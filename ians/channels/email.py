@@ -16,10 +16,10 @@ from ians.channels.compose import (
     render_consultation,
 )
 from ians.channels.config import EmailConfig
-from ians.channels.smtp import Answer, SmtpSender
+from ians.channels.smtp import SmtpSender
 from ians.clock import Clock
 from ians.domain.contacts import Registry
-from ians.domain.outbox import OutboxNotice, notice_message_id
+from ians.domain.outbox import Answer, OutboxNotice, notice_message_id
 from ians.links import Links
 from ians.store import Store
 
@@ -92,6 +92,9 @@ class EmailChannel:
         return await self.sender.send(self.reply_address(notice.id), [poc.email], data)
 
     async def idle(self) -> None:
+        await self.sender.close()
+
+    async def close(self) -> None:
         await self.sender.close()
 
     async def _render(self, notice: OutboxNotice) -> Prepared:

@@ -12,23 +12,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import aiosmtplib
 
 from ians.channels.config import EmailConfig
+from ians.domain.outbox import Answer
 
 log = logging.getLogger(__name__)
 UNREACHABLE_FOR = 5.0  # real seconds a failed connection stands for the relay being down
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What the peer answered one delivery: `delivered`, or a failure `permanent` or not."""
-
-    delivered: bool
-    text: str
-    permanent: bool = False
 
 
 class SmtpSender:

@@ -38,6 +38,7 @@ class EventKind(StrEnum):
     LINK_OPENED = "link_opened"  # an acknowledgement link was opened (GET): not an ack
     AUTO_REPLY = "auto_reply"  # an automatic answer came back: reachable, not acknowledged
     REPLY_UNPARSED = "reply_unparsed"  # a reply that IANS could not read as an ack
+    CHANNEL_DISABLED = "channel_disabled"  # a peer said gone (410): no more notices there
 
 
 class Event(NamedTuple):

@@ -11,7 +11,14 @@ from typing import Annotated
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from ians.domain.durations import Duration
 from ians.domain.hours import ALWAYS, Hours
@@ -30,6 +37,13 @@ class Role(StrEnum):
 
     NOTIFICATION = "notification"
     ASSISTANCE = "assistance"
+
+
+class WebhookFormat(StrEnum):
+    """What a PoC's webhook receives: the notice as JSON, or the message as a CAP 1.2 alert."""
+
+    JSON = "json"
+    CAP = "cap"
 
 
 class SimulationModel(BaseModel):
@@ -64,6 +78,7 @@ class PointOfContact(BaseModel):
     email: str | None = None
     phone: str | None = None
     webhook: str | None = None
+    webhook_format: WebhookFormat = WebhookFormat.JSON
     hours: Hours = ALWAYS
     languages: tuple[str, ...] = ()
     simulation: SimulationModel | None = None
@@ -102,6 +117,13 @@ class PointOfContact(BaseModel):
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(f"{url!r} is not an http or https URL")
         return url
+
+    @field_validator("webhook_format")
+    @classmethod
+    def _format_needs_a_webhook(cls, value: WebhookFormat, info: ValidationInfo) -> WebhookFormat:
+        if "webhook" in info.data and info.data["webhook"] is None:
+            raise ValueError("there is no webhook to send in this format: give `webhook` too")
+        return value
 
     @field_validator("languages")
     @classmethod

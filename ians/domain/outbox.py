@@ -1,4 +1,4 @@
-"""Notices for external channels (e-mail): what is waiting to be attempted, what an
+"""Notices for external channels (e-mail, webhooks): what is waiting to be attempted, what an
 attempt answered, and when to try again. Pure: times are passed in."""
 
 from __future__ import annotations
@@ -32,11 +32,28 @@ class OutboxNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class Answer:
+    """What the peer answered one delivery: `delivered`, or a failure `permanent` or not.
+
+    `retry_after`: the peer asked to wait this long before the next attempt (HTTP 429 or
+    503 with `Retry-After`). `gone`: the peer said the address is gone for good (HTTP 410),
+    so the PoC's channel is switched off; a gone answer is permanent.
+    """
+
+    delivered: bool
+    text: str
+    permanent: bool = False
+    retry_after: timedelta | None = None
+    gone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """The outcome of attempt number `number` of notice `notice_id`, made at `at`.
 
     `retry_at` is when to try again (a temporary failure with retries left); a failure
     without it is final (`permanent`: the peer refused for good, or the retries ran out).
+    `gone`: the PoC's channel is to be switched off (Answer.gone).
     """
 
     notice_id: int
@@ -46,17 +63,26 @@ class Attempt:
     answer: str
     permanent: bool = False
     retry_at: datetime | None = None
+    gone: bool = False
 
 
 def retry_at(
-    retries: Sequence[timedelta], attempts: int, now: datetime, speed: float = 1.0
+    retries: Sequence[timedelta],
+    attempts: int,
+    now: datetime,
+    speed: float = 1.0,
+    not_before: timedelta | None = None,
 ) -> datetime | None:
     """When to make the next attempt after `attempts` failed temporarily, or None when the
-    schedule is used up. A scaled exercise (speed N) retries N times faster, like its chase.
+    schedule is used up. A scaled exercise (speed N) retries N times faster, like its chase;
+    `not_before` (the peer's `Retry-After`) puts the attempt off to at least `now` + it.
     """
     if attempts < 1 or attempts > len(retries):
         return None
-    return now + retries[attempts - 1] / speed
+    at = now + retries[attempts - 1] / speed
+    if not_before is not None:
+        at = max(at, now + not_before)
+    return at
 
 
 def notice_message_id(notice_id: int, message_id: str, domain: str) -> str:

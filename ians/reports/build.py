@@ -8,15 +8,19 @@ from dataclasses import asdict
 from datetime import datetime
 
 from ians.domain.chase import Chase, Event, EventKind
+from ians.domain.contacts import Registry
 from ians.domain.messages import Message, MessageType
 from ians.reports.channels import NOT_REACHED, Reach, funnels, reach
 from ians.reports.facts import Exercise, ExerciseFacts, SentMessage
+from ians.reports.findings import PocFacts, automatic_findings
 from ians.reports.indicators import RowChecks, indicators
 from ians.reports.model import (
     AckSeconds,
     ChannelFunnel,
     CountryResult,
     ExerciseSection,
+    Finding,
+    Findings,
     Indicator,
     RecipientRow,
     Report,
@@ -27,8 +31,12 @@ from ians.reports.stats import rate, summary_seconds
 Checked = tuple[RecipientRow, RowChecks]
 
 
-def build_report(facts: ExerciseFacts) -> Report:
+def build_report(facts: ExerciseFacts, registry: Registry | None = None) -> Report:
     """The report of `facts`, every time and duration in scenario time.
+
+    The findings are those the secretariat stored, if any; otherwise found from the facts
+    and what `registry` says of each PoC (hours, addresses; without it, only those the
+    facts alone show).
 
     One row per chase (message, recipient country), in the order the messages were
     sent, then by country; chases of messages missing from `facts.messages` are left
@@ -49,6 +57,7 @@ def build_report(facts: ExerciseFacts) -> Report:
             started_at=exercise.started_at,
             ended_at=exercise.ended_at,
             simulated=exercise.clock == "virtual",
+            mode=facts.messages[0].message.mode.value if facts.messages else None,
         ),
         summary=_summary(checked),
         by_country=[
@@ -64,7 +73,44 @@ def build_report(facts: ExerciseFacts) -> Report:
                 ]
             )
         ],
+        findings=_findings(facts, reaches, registry),
     )
+
+
+def _findings(
+    facts: ExerciseFacts, reaches: Mapping[tuple[str, str], Reach], registry: Registry | None
+) -> Findings:
+    if facts.edited_findings is not None:
+        edited = facts.edited_findings
+        return Findings(
+            edited_at=edited.edited_at, items=[Finding.model_validate(i) for i in edited.items]
+        )
+    pocs = {} if registry is None else poc_facts(registry)
+    exercise = facts.exercise
+    as_of = exercise.ended_at or exercise.started_at
+    found = automatic_findings(
+        facts.chases, facts.events, reaches, pocs, facts.details_confirmed, as_of
+    )
+    return Findings(
+        edited_at=None,
+        items=[
+            Finding(kind=f.kind, country=f.country, poc=f.poc, issue=f.issue, action=f.action)
+            for f in found
+        ],
+    )
+
+
+def poc_facts(registry: Registry) -> dict[str, PocFacts]:
+    """What the findings need from the registry, per PoC id."""
+    return {
+        p.id: PocFacts(
+            p.country,
+            str(p.hours),
+            p.hours.always,
+            {k: v for k, v in (("email", p.email), ("webhook", p.webhook)) if v},
+        )
+        for p in registry.pocs.values()
+    }
 
 
 def checked_rows(

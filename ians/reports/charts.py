@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ians.domain.chase import EventKind
 from ians.domain.exercise import settled_at
 from ians.reports.facts import ExerciseFacts
+from ians.reports.history import History
 from ians.reports.model import Report
 from ians.reports.page import Figure_, Names, chart_style, new_figure, note, span, svg, when
 from ians.reports.stats import KaplanMeier, kaplan_meier
@@ -489,3 +490,70 @@ def _timeline_chart(report: Report, facts: ExerciseFacts, names: Names) -> Figur
     ax.set_ylim(depth - 0.5, -0.5)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
+
+
+# --- history -------------------------------------------------------------------------------
+
+_TREND_COLOURS = ("#0072B2", "#009E73", "#E69F00", "#CC79A7", "#56B4E9")
+
+
+def history_chart(history: History, names: Names) -> Figure_:
+    """The trend over the exercises of `history` (one point per exercise, oldest left):
+    above, each indicator's rate; below, the median acknowledgement time."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
+    who = names.country(history.country) if history.country else "all recipient countries"
+    caption = (
+        f"Trend over {len(history.exercises)} exercises, oldest first, for {who}: each"
+        " indicator's rate (above) and the median acknowledgement time (below)."
+    )
+    with chart_style():
+        fig = Figure(figsize=(8.0, 5.2))
+        fig.subplots_adjust(left=0.09, right=0.68, bottom=0.16, top=0.93, hspace=0.25)
+        rates, times = fig.subplots(2, 1, sharex=True)
+        rates.set_title(f"Trend: {who}", loc="left")
+        xs = list(range(len(history.exercises)))
+        if not xs:
+            note(rates, "No exercise yet")
+            note(times, "")
+            return svg("history", caption, fig)
+        labels = {d.id: d.label for d in history.definitions}
+        for i, d in enumerate(history.definitions):
+            ys = [
+                next((m.rate for m in e.indicators if m.id == d.id), None)
+                for e in history.exercises
+            ]
+            if all(y is None for y in ys):
+                continue  # e.g. no exercise had an assistance request
+            rates.plot(
+                xs,
+                [float("nan") if y is None else y for y in ys],
+                marker="o",
+                markersize=4,
+                color=_TREND_COLOURS[i % len(_TREND_COLOURS)],
+                label=labels[d.id],
+            )
+        rates.set_ylim(-0.02, 1.02)
+        rates.yaxis.set_major_formatter(PercentFormatter(1.0))
+        rates.set_ylabel("Rate")
+        rates.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+        medians = [e.median_ack_seconds for e in history.exercises]
+        top = max((m for m in medians if m is not None), default=0) * 1.1 or 60.0
+        unit, unit_name = _unit(top)
+        times.plot(
+            xs,
+            [float("nan") if m is None else m / unit for m in medians],
+            marker="o",
+            markersize=4,
+            color="#333333",
+            label="median acknowledgement time",
+        )
+        times.set_ylim(0, top / unit)
+        times.set_ylabel(f"Median ({unit_name})")
+        step = max(1, len(xs) // 12)  # at most a dozen dates under the axis
+        times.set_xticks(
+            xs[::step], [e.started_at.strftime("%Y-%m-%d") for e in history.exercises][::step]
+        )
+        times.tick_params(axis="x", labelrotation=30)
+        return svg("history", caption, fig)

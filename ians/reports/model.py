@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
 
 def rfc3339(at: datetime) -> str:
@@ -53,6 +53,7 @@ class ExerciseSection(_Part):
     started_at: Time
     ended_at: Time | None
     simulated: bool = False  # a virtual run: a rehearsal, every PoC simulated
+    mode: str | None = None  # of its messages: exercise | test; None before the first
 
 
 class AckSeconds(_Part):
@@ -132,9 +133,38 @@ class ChannelFunnel(_Part):
     auto_replies: int
 
 
+class Finding(_Part):
+    """One line of the improvement plan: what is wrong, where, and what to do about it."""
+
+    kind: str | None = Field(
+        default=None,
+        description="office_hours, never_answered, bounced, not_confirmed, escalation;"
+        " null for one the secretariat added",
+        max_length=40,
+    )
+    country: str | None = Field(default=None, pattern="^[A-Z]{3}$")
+    poc: str | None = Field(default=None, max_length=200)
+    issue: str = Field(min_length=1, max_length=2000)
+    action: str = Field(min_length=1, max_length=2000)
+
+
+class Findings(_Part):
+    """The improvement plan: found automatically, or as the secretariat edited it."""
+
+    edited_at: Time | None = Field(description="null: found automatically, not edited")
+    items: list[Finding]
+
+
+class FindingsBody(_Part):
+    """`PUT /api/exercises/{id}/findings`: the improvement plan as it should read."""
+
+    items: list[Finding] = Field(max_length=1000)
+
+
 class Report(_Part):
     exercise: ExerciseSection
     summary: Summary
     by_country: list[CountryResult]
     recipients: list[RecipientRow]
     channels: list[ChannelFunnel] = []
+    findings: Findings = Findings(edited_at=None, items=[])

@@ -210,16 +210,23 @@ def html_figures(figures: Sequence[Figure_]) -> str:
     return f"<section><h2>Charts</h2>{figs}</section>"
 
 
-def html_document(title: str, facts: Sequence[tuple[str, str]], body: str, banner: str = "") -> str:
+def html_document(
+    title: str,
+    facts: Sequence[tuple[str, str]],
+    body: str,
+    banner: str = "",
+    running: str = "",
+) -> str:
     """A self-contained HTML page: the title, a banner if any, the facts, then `body`
-    (HTML, escaped by the caller)."""
+    (HTML, escaped by the caller). `running`: the header of every printed page (PDF)."""
     listed = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts)
     shown = f'<p class="banner" role="status">{escape(banner)}</p>' if banner else ""
+    head = f'<div class="running">{escape(running)}</div>' if running else ""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{CSS}</style></head>"
-        f'<body><main><h1>{escape(title)}</h1>{shown}<dl class="facts">{listed}</dl>'
+        f'<body>{head}<main><h1>{escape(title)}</h1>{shown}<dl class="facts">{listed}</dl>'
         f"{body}</main></body></html>\n"
     )
 

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 from ians.errors import InvalidInput
 from ians.reports.facts import ExerciseFacts
-from ians.reports.model import AckSeconds, Indicator, RecipientRow, Report
+from ians.reports.history import History, Measure
+from ians.reports.model import AckSeconds, Finding, Findings, Indicator, RecipientRow, Report
 from ians.reports.page import (
     Figure_,
     Names,
@@ -27,9 +28,10 @@ from ians.reports.page import (
     span,
     when,
 )
+from ians.reports.pdf import pdf_of, running_head
 from ians.reports.stats import rate
 
-FORMATS = ("json", "csv", "md", "html")
+FORMATS = ("json", "csv", "md", "html", "pdf")
 """The formats `render` writes."""
 
 _MEDIA_TYPES = {
@@ -37,6 +39,7 @@ _MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "md": "text/markdown; charset=utf-8",
     "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
 }
 _LEADING = 5  # tables above the charts in html: summary, by country, the indicators
 _LISTED = 20  # rows shown in the people's tables before "and N more"
@@ -66,7 +69,10 @@ def render(report: Report, facts: ExerciseFacts, fmt: str, names: Names | None =
         return _markdown(report, names).encode()
     from ians.reports.charts import charts  # matplotlib: only for html
 
-    return _html(report, names, charts(report, facts, names)).encode()
+    figures = charts(report, facts, names)
+    if fmt == "pdf":
+        return pdf_of(_html(report, names, figures, printed=True))
+    return _html(report, names, figures).encode()
 
 
 def _check(fmt: str) -> None:
@@ -80,6 +86,16 @@ def _csv(report: Report) -> str:
     writer.writerow(list(RecipientRow.model_fields))
     for row in report.recipients:
         writer.writerow(_cell(v) for v in row.model_dump(mode="json").values())
+    return out.getvalue()
+
+
+def findings_csv(findings: Findings) -> str:
+    """The improvement plan as CSV: kind, country, poc, issue, action."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(list(Finding.model_fields))
+    for item in findings.items:
+        writer.writerow(_cell(v) for v in item.model_dump(mode="json").values())
     return out.getvalue()
 
 
@@ -105,6 +121,7 @@ def _facts(report: Report) -> list[tuple[str, str]]:
     speed = f", speed {e.speed:g}" if e.clock == "real" else ""
     return [
         ("Exercise", f"{e.id} ({e.kind})"),
+        ("Mode", e.mode or "—"),
         ("Clock", f"{e.clock}{speed}; times in scenario time"),
         ("State", e.state),
         ("Started", when(e.started_at)),
@@ -277,6 +294,7 @@ def _people_tables(report: Report, names: Names) -> list[Table]:
             ],
         ),
     ]
+    tables.append(_findings(report, names))
     tables += _channel_tables(report, names)
     if requests:
         tables.append(
@@ -295,6 +313,19 @@ def _people_tables(report: Report, names: Names) -> list[Table]:
             )
         )
     return tables
+
+
+def _findings(report: Report, names: Names) -> Table:
+    f = report.findings
+    edited = (
+        f" (edited {when(f.edited_at)})" if f.edited_at is not None else " (found automatically)"
+    )
+    return Table(
+        "Improvement plan" + edited,
+        ("Issue", "Country", "Suggested action"),
+        [(i.issue, names.country(i.country) if i.country else "—", i.action) for i in f.items],
+        empty="No finding.",
+    )
 
 
 _OUTCOME_WORDS = {
@@ -372,13 +403,123 @@ def _all_recipients(report: Report) -> str:
     return f"<details><summary>All recipients ({len(rows)})</summary>{inner}</details>"
 
 
-def _html(report: Report, names: Names, figures: Sequence[Figure_]) -> str:
+def _html(report: Report, names: Names, figures: Sequence[Figure_], printed: bool = False) -> str:
+    """The html page; `printed` (for the PDF): a running header, and no table of every
+    row (the csv is that table)."""
     tables = _people_tables(report, names)
     body = (
         "".join(html_table(t) for t in tables[:_LEADING])
         + html_figures(figures)
         + "".join(html_table(t) for t in tables[_LEADING:])
-        + _all_recipients(report)
+        + ("" if printed else _all_recipients(report))
     )
     title = f"Acknowledgement report: {report.exercise.name}"
-    return html_document(title, _facts(report), body, _banner(report))
+    running = running_head(report.exercise.mode, title) if printed else ""
+    return html_document(title, _facts(report), body, _banner(report), running)
+
+
+# --- history -------------------------------------------------------------------------------
+
+
+def _measure_cell(m: Measure) -> str:
+    return "—" if m.rate is None else f"{m.value}/{m.of} ({m.rate * 100:.0f}%)"
+
+
+def _history_tables(history: History, names: Names) -> list[Table]:
+    labels = tuple(d.label for d in history.definitions)
+    first = 4  # columns before the indicators
+    exercises = Table(
+        "Exercises",
+        ("Exercise", "Started", "Kind", "Recipients", *labels, "Median"),
+        [
+            (
+                f"{e.name} ({e.exercise_id})",
+                when(e.started_at),
+                e.kind,
+                str(e.recipients),
+                *(_measure_cell(m) for m in e.indicators),
+                span(e.median_ack_seconds),
+            )
+            for e in history.exercises
+        ],
+        numeric=frozenset(range(3, first + len(labels) + 1)),
+        empty="No exercise yet.",
+    )
+    by_country = Table(
+        "By country and exercise",
+        ("Country", "Exercise", "Started", "Recipients", *labels, "Median"),
+        [
+            (
+                names.country(c.country),
+                c.exercise_id,
+                when(c.started_at),
+                str(c.recipients),
+                *(_measure_cell(m) for m in c.indicators),
+                span(c.median_ack_seconds),
+            )
+            for c in sorted(history.by_country, key=lambda c: c.country)  # stable: oldest first
+        ],
+        numeric=frozenset(range(3, first + len(labels) + 1)),
+        empty="No exercise yet.",
+    )
+    defined: list[tuple[str, ...]] = [(d.label, d.definition) for d in history.definitions]
+    defined.append(
+        ("Median", "The nearest-rank median of the acknowledgement times, in scenario time.")
+    )
+    definitions = Table("Definitions", ("Indicator", "Definition"), defined)
+    return [exercises, by_country, definitions]
+
+
+def _history_facts(history: History, names: Names) -> list[tuple[str, str]]:
+    return [
+        ("Countries", names.country(history.country) if history.country else "all"),
+        ("Kind", history.kind or "drills and connectivity tests"),
+        ("Exercises", f"{len(history.exercises)}, oldest first; rehearsals left out"),
+    ]
+
+
+def history_csv(history: History) -> str:
+    """One line per country and exercise: ids, start, recipients, median, then per
+    indicator its value, of and rate."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    ids = [d.id for d in history.definitions]
+    writer.writerow(
+        ["exercise_id", "started_at", "country", "recipients", "median_ack_seconds"]
+        + [f"{i}_{part}" for i in ids for part in ("value", "of", "rate")]
+    )
+    for c in history.by_country:
+        dumped = c.model_dump(mode="json")
+        writer.writerow(
+            [dumped["exercise_id"], dumped["started_at"], c.country, c.recipients]
+            + [_cell(dumped["median_ack_seconds"])]
+            + [_cell(v) for m in c.indicators for v in (m.value, m.of, m.rate)]
+        )
+    return out.getvalue()
+
+
+def render_history(history: History, fmt: str, names: Names | None = None) -> bytes:
+    """`history` in `fmt` (json, csv, md, html). Raises InvalidInput at `format`."""
+    _check(fmt)
+    names = names or Names()
+    title = "Exercise history" + (f": {names.country(history.country)}" if history.country else "")
+    if fmt == "json":
+        return (
+            json.dumps(history.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+        ).encode()
+    if fmt == "csv":
+        return history_csv(history).encode()
+    tables = _history_tables(history, names)
+    facts = _history_facts(history, names)
+    if fmt == "md":
+        return markdown(title, facts, tables).encode()
+    from ians.reports.charts import history_chart
+
+    body = (
+        html_table(tables[0])
+        + html_figures([history_chart(history, names)])
+        + "".join(html_table(t) for t in tables[1:])
+    )
+    if fmt == "pdf":
+        return pdf_of(html_document(title, facts, body, running=running_head(None, title)))
+    return html_document(title, facts, body).encode()

@@ -33,6 +33,11 @@ def render_results(results: dict[str, Any], fmt: str, names: Names | None = None
     if fmt == "md":
         return markdown(title, _facts(results), tables).encode()
     body = html_figures(_charts(results)) + "".join(html_table(t) for t in tables)
+    if fmt == "pdf":
+        from ians.reports.pdf import pdf_of, running_head
+
+        running = running_head("consultation", title)
+        return pdf_of(html_document(title, _facts(results), body, running=running))
     return html_document(title, _facts(results), body).encode()
 
 

@@ -9,7 +9,7 @@ so a stale or duplicate request sees the state it would change and does nothing.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -321,6 +321,19 @@ class Store(ABC):
         """Replace the (poc, channel) pairs that notices are queued for from now on."""
 
     @abstractmethod
+    async def webhook_secrets(self) -> dict[str, tuple[str, datetime]]:
+        """Each PoC's webhook secret and when it was issued, by PoC id (those issued one)."""
+
+    @abstractmethod
+    async def set_webhook_secret(self, poc: str, secret: str, at: datetime) -> None:
+        """Store the PoC's webhook secret, replacing its old one, and switch its webhook
+        (back) on: notices are queued for it from now on."""
+
+    @abstractmethod
+    async def disabled_channels(self) -> dict[tuple[str, str], datetime]:
+        """When each (poc, channel) that a peer switched off (HTTP 410) went off."""
+
+    @abstractmethod
     async def due_notices(self, now: datetime, limit: int) -> list[OutboxNotice]:
         """Pending notices whose next attempt is due at `now`, earliest first."""
 
@@ -351,6 +364,15 @@ class Store(ABC):
 
     @abstractmethod
     async def set_meta_value(self, key: str, value: str) -> None: ...
+
+    async def meta_value_or(self, key: str, value: str) -> str:
+        """The value kept for `key`, keeping `value` first when there is none (of nodes
+        starting together, the first to store wins and every one gets its value)."""
+        stored = await self.meta_value(key)
+        if stored is None:
+            await self.set_meta_value(key, value)
+            stored = value
+        return stored
 
     @abstractmethod
     async def record_bounce(
@@ -384,3 +406,16 @@ class Store(ABC):
     @abstractmethod
     async def end_session(self, key_hash: str) -> None:
         """Forget the session (signing out); nothing happens for an unknown one."""
+
+    # --- findings ------------------------------------------------------------------------
+    @abstractmethod
+    async def save_findings(
+        self, exercise_id: str, items: Sequence[Mapping[str, object]], at: datetime
+    ) -> None:
+        """Keep `items` as the exercise's improvement plan, replacing any kept before.
+        Raises UnknownExercise."""
+
+    @abstractmethod
+    async def exercises_for_history(self, kind: str | None = None) -> list[Exercise]:
+        """Every exercise that happened (no consultation, no virtual rehearsal), of `kind`
+        if given, oldest first (by scenario start, then id)."""

@@ -73,6 +73,24 @@ def confirm_details(conn: sqlite3.Connection, items: list[tuple[str, int]]) -> l
     return [None] * len(items)
 
 
+def save_findings(
+    conn: sqlite3.Connection, items: list[tuple[str, str, int]]
+) -> list[IansError | None]:
+    out: list[IansError | None] = []
+    for exercise_id, findings, at in items:
+        if conn.execute("SELECT 1 FROM exercises WHERE id = ?", (exercise_id,)).fetchone() is None:
+            out.append(UnknownExercise(exercise_id))
+            continue
+        conn.execute(
+            "INSERT INTO exercise_findings (exercise_id, findings, edited_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (exercise_id) DO UPDATE SET findings = excluded.findings,"
+            " edited_at = excluded.edited_at",
+            (exercise_id, findings, at),
+        )
+        out.append(None)
+    return out
+
+
 def record_events(conn: sqlite3.Connection, items: list[list[Event]]) -> list[None]:
     insert_events(conn, [e for events in items for e in events])
     return [None] * len(items)

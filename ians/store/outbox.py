@@ -3,7 +3,9 @@ causes them (a send, a chase step, a consultation's invitation or reminder), so 
 notice for an external channel is stored with its cause or not at all.
 
 `poc_channels` says which external channels reach which PoC (the server writes it at
-start from the registry and its settings); a notice gets one outbox row per channel.
+start from the registry and its settings; issuing a webhook secret adds a row); a notice
+gets one outbox row per channel. `disabled_channels` holds those a peer switched off
+(HTTP 410), left out of `poc_channels` until a new webhook secret is issued.
 """
 
 from __future__ import annotations
@@ -98,10 +100,47 @@ def queue_consultation_reminders(
 
 
 def set_channels(conn: sqlite3.Connection, items: list[list[tuple[str, str]]]) -> list[None]:
+    """Replace the (poc, channel) pairs, leaving out the channels a peer switched off."""
     conn.execute("DELETE FROM poc_channels")
     for rows in items:
-        conn.executemany("INSERT OR IGNORE INTO poc_channels (poc, channel) VALUES (?, ?)", rows)
+        conn.executemany(
+            "INSERT OR IGNORE INTO poc_channels (poc, channel) SELECT ?1, ?2 WHERE NOT EXISTS"
+            " (SELECT 1 FROM disabled_channels WHERE poc = ?1 AND channel = ?2)",
+            rows,
+        )
     return [None] * len(items)
+
+
+def set_webhook_secret(
+    conn: sqlite3.Connection, items: list[tuple[str, str, datetime]]
+) -> list[None]:
+    """Store each PoC's new webhook secret (replacing its old one) and switch its webhook
+    on again: a PoC's administrators issue a new secret when their receiver is back."""
+    for poc, secret, at in items:
+        conn.execute(
+            "INSERT INTO webhook_secrets (poc, secret, issued_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (poc) DO UPDATE SET secret = excluded.secret,"
+            " issued_at = excluded.issued_at",
+            (poc, secret, to_us(at)),
+        )
+        conn.execute("DELETE FROM disabled_channels WHERE poc = ? AND channel = 'webhook'", (poc,))
+        conn.execute(
+            "INSERT OR IGNORE INTO poc_channels (poc, channel) VALUES (?, 'webhook')", (poc,)
+        )
+    return [None] * len(items)
+
+
+def _disable_channel(
+    conn: sqlite3.Connection, poc: str, channel: str, at: datetime, answer: str
+) -> bool:
+    """Switch the PoC's channel off; True if it was on."""
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO disabled_channels (poc, channel, disabled_at, answer)"
+        " VALUES (?, ?, ?, ?)",
+        (poc, channel, to_us(at), answer[:1000]),
+    )
+    conn.execute("DELETE FROM poc_channels WHERE poc = ? AND channel = ?", (poc, channel))
+    return cursor.rowcount == 1
 
 
 def record_attempts(conn: sqlite3.Connection, items: list[list[Attempt]]) -> list[list[Event]]:
@@ -109,8 +148,9 @@ def record_attempts(conn: sqlite3.Connection, items: list[list[Attempt]]) -> lis
 
     A final failure of a notice of a message escalates the country to its next PoC at once
     (`rules.escalate_now`). An attempt whose notice is no longer pending, or whose number
-    is not the next one (a stale or repeated outcome), changes nothing. Returns, per item,
-    the escalations made.
+    is not the next one (a stale or repeated outcome), changes nothing. A `gone` attempt
+    also switches the PoC's channel off, with a `channel_disabled` event. Returns, per
+    item, the escalations made.
     """
     out: list[list[Event]] = []
     for attempts in items:
@@ -147,6 +187,11 @@ def record_attempts(conn: sqlite3.Connection, items: list[list[Attempt]]) -> lis
                 detail["permanent"] = state is NoticeState.FAILED
             kind_ = EventKind.DELIVERED if a.delivered else EventKind.DELIVERY_FAILED
             events.append(Event(a.at, kind_, message_id, country, poc, None, detail))
+            if a.gone and _disable_channel(conn, poc, channel, a.at, a.answer):
+                off = {"channel": channel, "notice_id": a.notice_id, "answer": a.answer[:1000]}
+                events.append(
+                    Event(a.at, EventKind.CHANNEL_DISABLED, message_id, country, poc, None, off)
+                )
             if state is NoticeState.FAILED:
                 escalations += _escalate(conn, message_id, country, poc, a.at, channel)
         insert_events(conn, events)

@@ -140,4 +140,47 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (poc_id, confirmed_at)
     );
     """,
+    # version 3: as SQLite's version 9, sessions of the web pages (cookie hashes only)
+    """
+    CREATE TABLE web_sessions (
+        key_hash TEXT PRIMARY KEY,
+        poc TEXT,
+        csrf TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);
+    """,
+    # version 4: as SQLite's version 10, webhook secrets and channels a peer switched off
+    """
+    CREATE TABLE webhook_secrets (
+        poc TEXT PRIMARY KEY,
+        secret TEXT NOT NULL,
+        issued_at BIGINT NOT NULL
+    );
+    CREATE TABLE disabled_channels (
+        poc TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        disabled_at BIGINT NOT NULL,
+        answer TEXT NOT NULL,
+        PRIMARY KEY (poc, channel)
+    );
+    """,
+    # version 5: as SQLite's version 11, an exercise's improvement plan as edited
+    """
+    CREATE TABLE exercise_findings (
+        exercise_id TEXT PRIMARY KEY REFERENCES exercises (id),
+        findings TEXT NOT NULL,
+        edited_at BIGINT NOT NULL
+    );
+    """,
+    # version 6: which node runs each running exercise or consultation (its injects,
+    # simulated PoCs, reminders, closing and chases), and until when
+    """
+    CREATE TABLE runners (
+        exercise_id TEXT PRIMARY KEY REFERENCES exercises (id),
+        node TEXT NOT NULL,
+        until BIGINT NOT NULL
+    );
+    """,
 ]

@@ -195,4 +195,28 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS web_sessions_expiry ON web_sessions (expires_at);
     """,
+    # version 10: webhooks: each PoC's signing secret (kept as is: it signs), and the
+    # channels a peer switched off (HTTP 410), which no notice is queued for any more
+    """
+    CREATE TABLE IF NOT EXISTS webhook_secrets (
+        poc TEXT PRIMARY KEY,
+        secret TEXT NOT NULL,
+        issued_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS disabled_channels (
+        poc TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        disabled_at INTEGER NOT NULL,
+        answer TEXT NOT NULL,
+        PRIMARY KEY (poc, channel)
+    ) WITHOUT ROWID;
+    """,
+    # version 11: the improvement plan of an exercise as the secretariat edited it
+    """
+    CREATE TABLE IF NOT EXISTS exercise_findings (
+        exercise_id TEXT PRIMARY KEY REFERENCES exercises (id),
+        findings TEXT NOT NULL,
+        edited_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]

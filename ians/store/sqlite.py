@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from ians.errors import (
     UnknownExercise,
     UnknownMessage,
 )
-from ians.reports.facts import ExerciseFacts, SentMessage
+from ians.reports.facts import EditedFindings, ExerciseFacts, SentMessage
 from ians.store import batches, outbox, web
 from ians.store.base import (
     AckResult,
@@ -297,6 +297,18 @@ class SqliteStore(Store):
         )
         return [exercise_of(r) for r in rows]
 
+    async def exercises_for_history(self, kind: str | None = None) -> list[Exercise]:
+        where = "kind != 'consultation' AND clock != 'virtual'"
+        params: list[str] = []
+        if kind is not None:
+            where += " AND kind = ?"
+            params.append(kind)
+        rows = await self._rows(
+            f"SELECT {EXERCISE_COLUMNS} FROM exercises WHERE {where} ORDER BY started_at, id",
+            params,
+        )
+        return [exercise_of(r) for r in rows]
+
     async def end_exercise(self, exercise_id: str, state: str, ended_at: datetime) -> Exercise:
         await self._write(batches.end_exercise, (exercise_id, state, ended_at))
         return await self.exercise(exercise_id)
@@ -322,8 +334,17 @@ class SqliteStore(Store):
             f" WHERE message_id IN ({in_exercise}) ORDER BY id",
             (exercise_id,),
         )
+        edited = await self._rows(
+            "SELECT findings, edited_at FROM exercise_findings WHERE exercise_id = ?",
+            (exercise_id,),
+        )
         return ExerciseFacts(
-            exercise, messages, [chase_of(r) for r in chases], [event_of(r) for r in events]
+            exercise,
+            messages,
+            [chase_of(r) for r in chases],
+            [event_of(r) for r in events],
+            EditedFindings(json.loads(edited[0][0]), from_us(edited[0][1])) if edited else None,
+            await self.details_confirmed(),
         )
 
     async def import_run(
@@ -411,6 +432,17 @@ class SqliteStore(Store):
     async def set_channels(self, channels: Sequence[tuple[str, str]]) -> None:
         await self._write(outbox.set_channels, list(channels))
 
+    async def webhook_secrets(self) -> dict[str, tuple[str, datetime]]:
+        rows = await self._rows("SELECT poc, secret, issued_at FROM webhook_secrets")
+        return {str(p): (str(s), from_us(at)) for p, s, at in rows}
+
+    async def set_webhook_secret(self, poc: str, secret: str, at: datetime) -> None:
+        await self._write(outbox.set_webhook_secret, (poc, secret, at))
+
+    async def disabled_channels(self) -> dict[tuple[str, str], datetime]:
+        rows = await self._rows("SELECT poc, channel, disabled_at FROM disabled_channels")
+        return {(str(p), str(c)): from_us(at) for p, c, at in rows}
+
     async def due_notices(self, now: datetime, limit: int) -> list[OutboxNotice]:
         rows = await self._rows(
             f"SELECT {outbox.NOTICE_COLUMNS} FROM outbox WHERE next_attempt_at <= ?"
@@ -460,6 +492,12 @@ class SqliteStore(Store):
 
     async def confirm_details(self, poc: str, at: datetime) -> None:
         await self._write(batches.confirm_details, (poc, to_us(at)))
+
+    async def save_findings(
+        self, exercise_id: str, items: Sequence[Mapping[str, object]], at: datetime
+    ) -> None:
+        text = json.dumps(list(map(dict, items)), ensure_ascii=False)
+        await self._write(batches.save_findings, (exercise_id, text, to_us(at)))
 
     async def details_confirmed(self) -> dict[str, datetime]:
         rows = await self._rows(

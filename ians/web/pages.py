@@ -3,7 +3,8 @@ endpoint that sends a sign-in link.
 
 Plain server-rendered HTML that works without JavaScript. `GET /ack/{token}` shows the
 message and an Acknowledge button and changes nothing but recording `link_opened`
-(mail scanners open every link); the button POSTs to the same URL, which acknowledges.
+(mail scanners open every link); the button POSTs to the same URL, which acknowledges
+(a program asking for JSON gets JSON: the `ack_url` of a webhook notice is this URL).
 A sign-in link works the same way: GET shows a button, POST uses it up (once) and opens
 a session of the web pages (ians/web/signing.py).
 """
@@ -25,14 +26,19 @@ from ians.web.http import read_body
 from ians.web.http import render as render_json
 from ians.web.keys import links_key, registry_key, services_key
 from ians.web.signing import open_session_for
+from ians.web.views import AckView
 
 
 def page(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
-    return render.page(request, template, {"viewer": None, "zone": None, **values}, status)
+    response = render.page(request, template, {"viewer": None, "zone": None, **values}, status)
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    return response
 
 
 def problem(request: web.Request, error: IansError) -> web.Response:
-    return render.problem_page(request, error)
+    response = render.problem_page(request, error)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def _utc(at: datetime) -> str:
@@ -72,11 +78,23 @@ async def show_ack(request: web.Request) -> web.Response:
 
 
 async def post_ack(request: web.Request) -> web.Response:
+    """Acknowledge; a program that asks for JSON (`Accept: application/json`, as a webhook
+    receiver does with the notice's `ack_url`) gets `{acknowledged_at}` or a JSON error."""
+    program = _wants_json(request)
     try:
-        opened, _ = await request.app[links_key].acknowledge(request.match_info["token"])
+        opened, result = await request.app[links_key].acknowledge(request.match_info["token"])
     except IansError as error:
+        if program:
+            raise
         return problem(request, error)
+    if program:
+        return render_json(AckView(acknowledged_at=result.acknowledged_at))
     return _ack_page(request, opened)
+
+
+def _wants_json(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
 
 
 class SigninBody(BaseModel):

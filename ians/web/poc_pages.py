@@ -112,6 +112,24 @@ async def _readable(request: web.Request, viewer: Viewer) -> Message:
     return message
 
 
+def content_rows(message: Message, leave_out: tuple[str, ...] = ()) -> list[tuple[str, Any]]:
+    """The content for people as (label, value): a time stays a datetime (the page shows it
+    in UTC and in the viewer's time), the rest is words."""
+    times = {
+        k: v
+        for k, v in message.content.model_dump(exclude_none=True).items()
+        if isinstance(v, datetime)
+    }
+    words = dict(content_lines(message))
+    rows: list[tuple[str, Any]] = []
+    for key in message.content.model_dump(mode="json", exclude_none=True):
+        label = key.replace("_", " ").capitalize()
+        if key in leave_out or (key not in times and label not in words):
+            continue
+        rows.append((label, times.get(key, words.get(label))))
+    return rows
+
+
 def _where(message: Message) -> dict[str, Any] | None:
     location = getattr(message.content, "location", None)
     if location is None:
@@ -158,7 +176,7 @@ async def message_page(request: web.Request, viewer: Viewer) -> web.StreamRespon
     context = viewer.context(
         title=f"{REPORT_WORDS[message.type]} {message.id}",
         **about(request.app, message),
-        lines=[(k, v) for k, v in content_lines(message) if k not in ("Location", "Substances")],
+        lines=content_rows(message, ("location", "substances")),
         where=_where(message),
         substances=getattr(message.content, "substances", []),
         mine=mine,
@@ -192,7 +210,7 @@ def _respond_context(
         decisions=_DECISIONS,
         values=values,
         errors=errors,
-        lines=content_lines(message),
+        lines=content_rows(message),
     )
 
 

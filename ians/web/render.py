@@ -28,7 +28,9 @@ HTMX = "vendor/htmx-2.0.11.min.js"
 HTMX_SSE = "vendor/htmx-ext-sse-2.2.4.min.js"
 HEADERS = {
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",  # some URLs carry a token: never pass them on
+    # some URLs carry a token: never pass them to another site (and `no-referrer` would
+    # make the browser send `Origin: null` with our own forms)
+    "Referrer-Policy": "same-origin",
     "X-Robots-Tag": "noindex",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -40,6 +42,7 @@ _TITLES = {
     400: "Not recorded",
     403: "Not allowed",
     404: "Not found",
+    405: "Not allowed",
     409: "Not recorded",
     413: "Too large",
     422: "Please correct the form",
@@ -58,6 +61,7 @@ def setup(app: web.Application) -> None:
     env.globals.update(static=static_url, nav_links=nav_links, htmx=HTMX, htmx_sse=HTMX_SSE)
     env.filters["when"] = when
     env.filters["utc"] = utc
+    env.tests["datetime"] = lambda value: isinstance(value, datetime)
     app.router.add_static("/static/", STATIC, name="static")
 
 

@@ -16,14 +16,18 @@ from pydantic import BaseModel, TypeAdapter
 
 from ians.cap.atom import MEDIA_TYPE as ATOM
 from ians.confirmations import confirm_details
+from ians.domain.contacts import Registry
 from ians.domain.exercise import ClockKind, Exercise
 from ians.domain.messages import MessageDraft
-from ians.errors import Forbidden, InvalidInput
+from ians.errors import Conflict, Forbidden, InvalidInput
 from ians.exercises import ExerciseRequest, progress
 from ians.reports.build import build_report
+from ians.reports.facts import ExerciseFacts
+from ians.reports.history import History, report_history
+from ians.reports.model import Findings, FindingsBody
 from ians.reports.model import Report as ReportBody
 from ians.reports.page import Names
-from ians.reports.render import FORMATS, media_type
+from ians.reports.render import FORMATS, findings_csv, media_type, render_history
 from ians.reports.render import render as render_report
 from ians.reports.results import render_results
 from ians.scenarios.loader import KINDS, read_scenario
@@ -39,7 +43,14 @@ from ians.web.cap import (
 )
 from ians.web.cap import FORMATS as CAP_FORMATS
 from ians.web.http import QueryParams, check_media_type, read_body, render
-from ians.web.keys import consultations_key, exercises_key, registry_key, tokens_key, tracker_key
+from ians.web.keys import (
+    consultations_key,
+    exercises_key,
+    registry_key,
+    services_key,
+    tokens_key,
+    tracker_key,
+)
 from ians.web.lists import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -78,6 +89,7 @@ from ians.web.views import (
     ResponseBody,
     ResponseView,
     TokenView,
+    WebhookSecretView,
 )
 
 Who = Literal["anyone", "admin", "poc", "admin or poc"]
@@ -87,6 +99,7 @@ _draft = TypeAdapter(MessageDraft)
 _ack_body = TypeAdapter(AckBody)
 _exercise_body = TypeAdapter(ExerciseBody)
 _response_body = TypeAdapter(ResponseBody)
+_findings_body = TypeAdapter(FindingsBody)
 
 
 @dataclass(frozen=True)
@@ -123,7 +136,8 @@ _LIMIT = Param(
     {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
 )
 _FORMAT = Param(
-    "json (default), csv, md or html", {"type": "string", "enum": list(FORMATS), "default": "json"}
+    "json (default), csv, md, html or pdf",
+    {"type": "string", "enum": list(FORMATS), "default": "json"},
 )
 _CAP_FORMAT = Param(
     "json (default) or cap", {"type": "string", "enum": list(CAP_FORMATS), "default": "json"}
@@ -144,11 +158,19 @@ async def countries(request: web.Request, who: Principal | None) -> web.Response
 
 
 async def pocs(request: web.Request, who: Principal | None) -> web.Response:
-    registry = request.app[registry_key]
-    confirmed = await request.app[tracker_key].store.details_confirmed()
-    return render(
-        Pocs(points_of_contact=[PocView.of(p, confirmed.get(p.id)) for p in registry.pocs.values()])
-    )
+    return render(Pocs(points_of_contact=await poc_views(request.app)))
+
+
+async def poc_views(app: web.Application) -> list[PocView]:
+    """Every PoC of the registry as GET /api/pocs (and the registry page) shows it."""
+    confirmed = await app[tracker_key].store.details_confirmed()
+    hooks = app[services_key].webhooks
+    issued = hooks.issued_at if hooks is not None else {}
+    disabled = hooks.disabled_at if hooks is not None else {}
+    return [
+        PocView.of(p, issued.get(p.id), disabled.get(p.id), confirmed.get(p.id))
+        for p in app[registry_key].pocs.values()
+    ]
 
 
 async def confirm_poc_details(request: web.Request, who: Principal | None) -> web.Response:
@@ -157,6 +179,15 @@ async def confirm_poc_details(request: web.Request, who: Principal | None) -> we
     poc_id = request.match_info["poc_id"]
     at = await confirm_details(tracker.store, tracker.registry, tracker.clock, who, poc_id)
     return render(DetailsConfirmed(poc=poc_id, details_confirmed_at=at))
+
+
+async def issue_webhook_secret(request: web.Request, who: Principal | None) -> web.Response:
+    poc_id = request.match_info["poc_id"]
+    hooks = request.app[services_key].webhooks
+    if hooks is None:
+        request.app[registry_key].poc(poc_id)  # an unknown PoC is a 404 all the same
+        raise Conflict(f"{poc_id} has no webhook in the registry: add `webhook: <URL>` first")
+    return render(WebhookSecretView(secret=await hooks.issue_secret(poc_id)), status=201)
 
 
 async def issue_token(request: web.Request, who: Principal | None) -> web.Response:
@@ -273,8 +304,69 @@ async def exercise_report(request: web.Request, who: Principal | None) -> web.Re
     facts = await store.exercise_facts(exercise_id)
     # drawing the charts takes about a second for a large exercise: not on the event loop
     names = Names.of(request.app[registry_key])
-    body = await asyncio.to_thread(render_report, build_report(facts), facts, fmt, names)
+    registry = request.app[registry_key]
+    body = await asyncio.to_thread(_report_bytes, facts, fmt, names, registry)
     return web.Response(body=body, headers={"Content-Type": media_type(fmt)})
+
+
+def _report_bytes(facts: ExerciseFacts, fmt: str, names: Names, registry: Registry) -> bytes:
+    return render_report(build_report(facts, registry), facts, fmt, names)
+
+
+async def _report_of(request: web.Request) -> tuple[ExerciseFacts, ReportBody]:
+    """The report of the exercise the path names. Raises UnknownExercise, InvalidInput
+    for a consultation."""
+    exercise_id = request.match_info["exercise_id"]
+    store = request.app[tracker_key].store
+    if (await store.exercise(exercise_id)).kind == "consultation":
+        raise InvalidInput.at("exercise_id", "a consultation has results, not findings")
+    facts = await store.exercise_facts(exercise_id)
+    return facts, build_report(facts, request.app[registry_key])
+
+
+HISTORY_KINDS = ("drill", "connectivity_test")
+
+
+async def reports_history(request: web.Request, who: Principal | None) -> web.Response:
+    params = QueryParams(request)
+    fmt = params.choice("format", FORMATS, "json")
+    kind = params.choice("kind", HISTORY_KINDS)
+    country = params.text("country")
+    registry = request.app[registry_key]
+    if country is not None and country not in registry.countries:
+        country = params.invalid(
+            "country", f"{country!r} is not a country code of the registry", None
+        )
+    params.check()
+    assert fmt is not None
+    history = await report_history(request.app[tracker_key].store, registry, country, kind)
+    if fmt == "json":
+        return render(history)
+    body = await asyncio.to_thread(render_history, history, fmt, Names.of(registry))
+    return web.Response(body=body, headers={"Content-Type": media_type(fmt)})
+
+
+async def get_findings(request: web.Request, who: Principal | None) -> web.Response:
+    params = QueryParams(request)
+    fmt = params.choice("format", ("json", "csv"), "json")
+    params.check()
+    _, report = await _report_of(request)
+    if fmt == "csv":
+        return web.Response(
+            text=findings_csv(report.findings), content_type="text/csv", charset="utf-8"
+        )
+    return render(report.findings)
+
+
+async def put_findings(request: web.Request, who: Principal | None) -> web.Response:
+    body = await read_body(request, _findings_body)
+    await _report_of(request)  # an exercise, not a consultation
+    tracker = request.app[tracker_key]
+    exercise_id = request.match_info["exercise_id"]
+    items = [i.model_dump(mode="json") for i in body.items]
+    await tracker.store.save_findings(exercise_id, items, tracker.clock.now())
+    _, report = await _report_of(request)
+    return render(report.findings)
 
 
 def _format(request: web.Request) -> str:
@@ -408,6 +500,17 @@ ENDPOINTS: list[Endpoint] = [
     ),
     Endpoint(
         "POST",
+        "/api/pocs/{poc_id}/webhook-secret",
+        issue_webhook_secret,
+        "admin",
+        "Issue the secret a PoC's webhook notices are signed with (shown once; the previous"
+        " one stops being used, and a webhook switched off by a 410 is on again)",
+        WebhookSecretView,
+        201,
+        errors=(409,),  # the PoC has no webhook in the registry
+    ),
+    Endpoint(
+        "POST",
         "/api/messages",
         send_message,
         "admin or poc",
@@ -523,10 +626,54 @@ ENDPOINTS: list[Endpoint] = [
         "/api/exercises/{exercise_id}/report",
         exercise_report,
         "admin",
-        "The acknowledgement-time report (json, csv, md or html)",
+        "The acknowledgement-time report (json, csv, md, html or pdf)",
         ReportBody,
         query={"format": _FORMAT},
         formats=FORMATS[1:],
+    ),
+    Endpoint(
+        "GET",
+        "/api/reports/history",
+        reports_history,
+        "admin",
+        "Exercises compared over time, oldest first: per exercise and per country the"
+        " indicators and the median acknowledgement time (rehearsals left out)",
+        History,
+        query={
+            "country": Param(
+                "Only this country (ISO 3166-1 alpha-3) and the exercises it took part in",
+                {"type": "string", "pattern": "^[A-Z]{3}$"},
+            ),
+            "kind": Param("Only this kind", {"type": "string", "enum": list(HISTORY_KINDS)}),
+            "format": _FORMAT,
+        },
+        formats=FORMATS[1:],
+    ),
+    Endpoint(
+        "GET",
+        "/api/exercises/{exercise_id}/findings",
+        get_findings,
+        "admin",
+        "The exercise's improvement plan (json or csv): found automatically, or as edited",
+        Findings,
+        query={
+            "format": Param(
+                "json (default) or csv",
+                {"type": "string", "enum": ["json", "csv"], "default": "json"},
+            )
+        },
+        formats=("csv",),
+    ),
+    Endpoint(
+        "PUT",
+        "/api/exercises/{exercise_id}/findings",
+        put_findings,
+        "admin",
+        "Replace the exercise's improvement plan with the secretariat's edited one; every"
+        " format of the report shows it from then on",
+        Findings,
+        body=FindingsBody,
+        body_name="FindingsBody",
     ),
     Endpoint(
         "GET",

@@ -40,6 +40,13 @@ class TokenView(_View):
     token: str = Field(description="Shown once; only its hash is stored.")
 
 
+class WebhookSecretView(_View):
+    secret: str = Field(
+        description="whsec_ and base64: the key the PoC's webhook notices are signed with"
+        " (Standard Webhooks). Shown once; a new one replaces it."
+    )
+
+
 class PocView(_View):
     id: str
     country: str
@@ -48,6 +55,14 @@ class PocView(_View):
     email: str | None
     phone: str | None
     webhook: str | None
+    webhook_format: Literal["json", "cap"]
+    webhook_secret_issued_at: datetime | None = Field(
+        description="When the webhook's signing secret was issued; none yet: nothing is sent"
+    )
+    webhook_disabled_at: datetime | None = Field(
+        description="When the webhook answered 410 (gone): no notice is sent to it since,"
+        " until a new secret is issued"
+    )
     hours: str
     languages: list[str]
     details_confirmed_at: datetime | None = Field(
@@ -55,7 +70,13 @@ class PocView(_View):
     )
 
     @classmethod
-    def of(cls, poc: PointOfContact, details_confirmed_at: datetime | None = None) -> PocView:
+    def of(
+        cls,
+        poc: PointOfContact,
+        secret_issued_at: datetime | None = None,
+        disabled_at: datetime | None = None,
+        details_confirmed_at: datetime | None = None,
+    ) -> PocView:
         return cls(
             id=poc.id,
             country=poc.country,
@@ -64,6 +85,9 @@ class PocView(_View):
             email=poc.email,
             phone=poc.phone,
             webhook=poc.webhook,
+            webhook_format=poc.webhook_format.value,
+            webhook_secret_issued_at=secret_issued_at,
+            webhook_disabled_at=disabled_at,
             hours=str(poc.hours),
             languages=list(poc.languages),
             details_confirmed_at=details_confirmed_at,
@@ -139,6 +163,32 @@ class MessageOut(_View):
     @classmethod
     def of(cls, message: Message) -> MessageOut:
         return cls(**_message_fields(message))
+
+
+class WebhookMessage(_View):
+    message: MessageOut
+    ack_url: str = Field(description="POST it to acknowledge as this PoC (`via: webhook`)")
+
+
+class WebhookConsultationInfo(_View):
+    id: str
+    name: str
+    deadline: datetime
+    url: str = Field(description="The consultation: GET it, POST answers to its /responses")
+
+
+class WebhookConsultation(_View):
+    consultation: WebhookConsultationInfo
+    reminder: bool
+
+
+class WebhookNotice(_View):
+    """The JSON body of a webhook notice (the channel builds it as bytes; the tests check
+    what it sends against this model)."""
+
+    type: Literal["message", "reminder", "consultation"]
+    timestamp: datetime = Field(description="When the notice was made; the same on retries")
+    data: WebhookMessage | WebhookConsultation
 
 
 class MessageView(MessageOut):
