@@ -125,19 +125,20 @@ async def test_what_one_node_changes_reaches_the_live_pages_of_the_other(
 ) -> None:
     a, b = two
     watch = b.tracker.live.watch()
+    changes = watch.changes()  # one by one (the bus hands them over in batches)
     message, _ = await a.tracker.send(draft())
-    sent = await asyncio.wait_for(watch.queue.get(), 10)
+    sent = await asyncio.wait_for(anext(changes), 10)
     assert sent.sent == message and {c.country for c in sent.chases} == {"HUN", "ROU"}
     await a.tracker.acknowledge(message.id, "rou-1")
     await a.tracker.acknowledge(message.id, "rou-1")  # a repeat is no news
-    acked = await asyncio.wait_for(watch.queue.get(), 10)
+    acked = await asyncio.wait_for(anext(changes), 10)
     assert acked.sent is None and acked.message_id == message.id
     assert [(c.country, c.status.value, c.acknowledged_by) for c in acked.chases] == [
         ("ROU", "acknowledged", "rou-1")
     ]
     clock.advance(timedelta(minutes=15))
     await a.timers.run_due()  # HUN reminded on A
-    stepped = await asyncio.wait_for(watch.queue.get(), 10)
+    stepped = await asyncio.wait_for(anext(changes), 10)
     assert [(c.country, c.reminders) for c in stepped.chases] == [("HUN", 1)]
     assert watch.queue.empty()  # the repeated ack made none
 

@@ -28,7 +28,9 @@ from ians.web.render import fragment, page
 
 RECENT = 25  # messages on the dashboard, newest first
 KEEPALIVE = 15.0  # seconds between comments on a quiet stream (proxies drop idle ones)
-_CACHE = 512  # rendered changes kept for the streams that are behind
+_CACHE = 2048  # rendered changes kept for the streams that are behind
+_BATCH = 256  # changes in one write, about (whole batches are written)
+_BATCHES = 64  # joined batches kept for the streams that are behind
 
 
 def chase_row(app: web.Application, chase: Chase) -> dict[str, Any]:
@@ -67,6 +69,19 @@ class Rendered:
 
     def __init__(self) -> None:
         self._done: OrderedDict[int, bytes] = OrderedDict()
+        self._batches: OrderedDict[int, tuple[tuple[Change, ...], bytes]] = OrderedDict()
+
+    def batch(self, app: web.Application, batch: tuple[Change, ...]) -> bytes:
+        """A batch's events as one string of bytes, joined once for all the streams (every
+        watcher gets the same tuple; it is kept with its bytes, so its id stays its own)."""
+        kept = self._batches.get(id(batch))
+        if kept is not None and kept[0] is batch:
+            return kept[1]
+        data = b"".join(self.of(app, c) for c in batch)
+        self._batches[id(batch)] = (batch, data)
+        if len(self._batches) > _BATCHES:
+            self._batches.popitem(last=False)
+        return data
 
     def of(self, app: web.Application, change: Change) -> bytes:
         cached = self._done.get(change.seq)
@@ -104,13 +119,19 @@ async def live_stream(request: web.Request, viewer: Viewer) -> web.StreamRespons
         while not watch.lagged:
             try:
                 async with asyncio.timeout(KEEPALIVE):
-                    change = await watch.queue.get()
+                    batch = await watch.queue.get()
             except TimeoutError:
                 await response.write(b": still here\n\n")
                 continue
             if watch.lagged:
                 break
-            await response.write(rendered.of(request.app, change))
+            # batches that queued up meanwhile go in the same write
+            data, count = [rendered.batch(request.app, batch)], len(batch)
+            while count < _BATCH and not watch.queue.empty():
+                more = watch.queue.get_nowait()
+                data.append(rendered.batch(request.app, more))
+                count += len(more)
+            await response.write(data[0] if len(data) == 1 else b"".join(data))
     except ConnectionResetError:
         pass  # the browser went away
     finally:

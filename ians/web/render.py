@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ians.errors import IansError
 
@@ -101,13 +101,18 @@ def when(
         return Markup("")
     zone = zone or context.get("zone")
     at = at.astimezone(UTC)
-    text = utc(at)
+    text = f"{at:%Y-%m-%d %H:%M} UTC"
     if zone is not None:
         local = at.astimezone(zone)
-        day = "" if local.date() == at.date() else local.strftime("%Y-%m-%d ")
-        place = str(zone).rsplit("/", 1)[-1].replace("_", " ")
-        text += f" ({day}{local:%H:%M} {place} time)"
-    return Markup('<time datetime="{}">{}</time>').format(at.strftime("%Y-%m-%dT%H:%M:%SZ"), text)
+        day = "" if local.date() == at.date() else f"{local:%Y-%m-%d} "
+        text += f" ({day}{local:%H:%M} {_place(zone)} time)"
+    # digits, letters of a zone name and punctuation only: nothing to escape
+    return Markup(f'<time datetime="{at:%Y-%m-%dT%H:%M:%SZ}">{text}</time>')
+
+
+@functools.cache
+def _place(zone: ZoneInfo) -> str:
+    return escape(str(zone).rsplit("/", 1)[-1].replace("_", " "))
 
 
 def page(
