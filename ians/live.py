@@ -120,4 +120,3 @@ class Live:
             watch.queue.put_nowait(())
         except (asyncio.QueueEmpty, asyncio.QueueFull):
             pass
-

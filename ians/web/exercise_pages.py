@@ -297,7 +297,11 @@ async def live_stream(request: web.Request, viewer: Viewer) -> web.StreamRespons
     rendered = request.app[_rendered_key]
     live = request.app[tracker_key].live
     response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        }
     )
     watch = live.watch()
     try:
@@ -306,14 +310,15 @@ async def live_stream(request: web.Request, viewer: Viewer) -> web.StreamRespons
         while not watch.lagged:
             try:
                 async with asyncio.timeout(KEEPALIVE):
-                    change = await watch.queue.get()
+                    batch = await watch.queue.get()
             except TimeoutError:
                 await response.write(b": still here\n\n")
                 continue
-            if watch.lagged or not _concerns(change, exercise_id, ours):
+            changes = [c for c in batch if _concerns(c, exercise_id, ours)]
+            if watch.lagged or not changes:
                 continue
-            await response.write(rendered.of(request.app, change))
-            await response.write(await _progress_event(request, exercise_id))
+            data = b"".join(rendered.of(request.app, c) for c in changes)
+            await response.write(data + await _progress_event(request, exercise_id))
     except ConnectionResetError:
         pass
     finally:
