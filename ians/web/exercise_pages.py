@@ -35,7 +35,13 @@ from ians.web.http import QueryParams, invalid_input
 from ians.web.keys import exercises_key, registry_key, tracker_key
 from ians.web.lists import STATES, exercises_page
 from ians.web.render import fragment, page
-from ians.web.routes import exercise_report, exercise_view, start_from
+from ians.web.routes import (
+    HISTORY_KINDS,
+    exercise_report,
+    exercise_view,
+    reports_history,
+    start_from,
+)
 from ians.web.views import ExerciseBody
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"  # the bundled scenarios of a checkout
@@ -282,6 +288,42 @@ async def stop(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     return see_other("/" + target.format(exercise.id) + "?stopped=1")
 
 
+# --- the history across exercises ---------------------------------------------------------
+
+
+async def history_answer(request: web.Request, fmt: str) -> web.Response:
+    """The API's answer to GET /api/reports/history (`kind`, `country` as this page got them)."""
+    query = {k: v for k, v in request.query.items() if k in ("kind", "country") and v}
+    url = request.rel_url.with_path("/api/reports/history").with_query({**query, "format": fmt})
+    return await reports_history(request.clone(rel_url=url), None)
+
+
+@guarded("admin")
+async def history_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    html = (await history_answer(request, "html")).body
+    chosen = {k: v for k, v in request.query.items() if k in ("kind", "country") and v}
+    registry = request.app[registry_key]
+    context = viewer.context(
+        title="History across exercises",
+        history=inline_report(html if isinstance(html, bytes) else b""),
+        kinds=HISTORY_KINDS,
+        kind_words=_KIND_WORDS,
+        countries=[(c.code, c.name) for c in registry.countries.values()],
+        chosen=chosen,
+        query=urlencode(chosen),
+        formats=FORMATS,
+    )
+    return page(request, "pages/history.html", context)
+
+
+@guarded("admin")
+async def history_download(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    answer = await history_answer(request, request.match_info["format"])
+    name = f"history.{request.match_info['format']}"
+    answer.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return answer
+
+
 # --- live ----------------------------------------------------------------------------------
 
 
@@ -347,6 +389,8 @@ def add_exercise_pages(app: web.Application, scenarios: Path | None = None) -> N
     app.router.add_get("/exercises", exercises)
     app.router.add_get("/exercises/start", exercise_start_page)
     app.router.add_post("/exercises/start", start)
+    app.router.add_get("/exercises/history", history_page)
+    app.router.add_get("/exercises/history.{format}", history_download)
     app.router.add_get("/exercises/{exercise_id}", exercise_page)
     app.router.add_get("/exercises/{exercise_id}/live", live_stream)
     app.router.add_get("/exercises/{exercise_id}/stop", stop_page)

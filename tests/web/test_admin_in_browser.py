@@ -150,13 +150,14 @@ def test_every_secretariat_page_passes_axe(server: LiveServer, contexts: Any) ->
     admin.get_by_role("button", name="Yes, stop it").click()
     check("exercise with its report", shot="exercise-report")
     check("exercises", "/exercises", "exercises")
+    check("history across exercises", "/exercises/history")
     check("start a consultation", "/consultations/start")
     admin.get_by_label(re.compile("Electronic consultation")).check()
     admin.get_by_role("button", name="Start the consultation").click()
     check("consultation results", shot="consultation-results")
     check("consultations", "/consultations", "consultations")
     assert not any(problems.values()), {k: v for k, v in problems.items() if v}
-    assert len(problems) == 13
+    assert len(problems) == 14
 
 
 def test_an_exercise_started_with_the_keyboard_alone(server: LiveServer, contexts: Any) -> None:

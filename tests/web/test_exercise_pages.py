@@ -229,3 +229,23 @@ async def test_a_poc_is_refused_every_secretariat_page(api: Api) -> None:
     response = await start(api, start_form(csrf, bundled=DRILL))
     assert response.status == 403
     assert (await api.json("GET", "/api/exercises"))["exercises"] == []
+
+
+async def test_the_history_across_exercises_is_the_apis_in_every_format(api: Api) -> None:
+    csrf = await admin(api)
+    for _ in range(2):
+        await started(api, csrf, bundled="connectivity-test.yaml", clock="virtual")
+    page = await api.client.get("/exercises/history?kind=connectivity_test&country=HUN")
+    text = await page.text()
+    assert page.status == 200 and '<section class="report" aria-label="The history">' in text
+    assert "<table>" in text.split('aria-label="The history"')[1]
+    assert 'href="/exercises/history.csv?kind=connectivity_test&amp;country=HUN"' in text
+    for fmt in FORMATS:
+        answer = await api.client.get(f"/exercises/history.{fmt}?country=HUN")
+        expected = await api.call("GET", f"/api/reports/history?format={fmt}&country=HUN")
+        assert answer.status == expected.status == 200, fmt
+        assert answer.content_type == expected.content_type
+        if fmt in ("json", "csv", "md"):
+            assert await answer.read() == await expected.read()
+    bad = await api.client.get("/exercises/history?country=XXX")
+    assert bad.status == 422 and "XXX" in await bad.text()
