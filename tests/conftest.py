@@ -88,11 +88,15 @@ def pg_url(pg_database: str | None) -> str:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test of the store runs on each backend; one of the API only in a module that sets
+    """A test of the store runs on each backend (unless its module sets `SQLITE_ONLY =
+    True`: tests of SQLite's writer); one of the API only in a module that sets
     `BOTH_BACKENDS = True` (every API test twice would double the suite's time)."""
     if "db" not in metafunc.fixturenames:
         return
-    both = "store" in metafunc.fixturenames or getattr(metafunc.module, "BOTH_BACKENDS", False)
+    module = metafunc.module
+    both = getattr(module, "BOTH_BACKENDS", False) or (
+        "store" in metafunc.fixturenames and not getattr(module, "SQLITE_ONLY", False)
+    )
     metafunc.parametrize("backend", ["sqlite", "postgres"] if both else ["sqlite"])
 
 

@@ -24,6 +24,8 @@ from ians.store.writer_process import Checkpointer, connect
 from ians.web.keys import tracker_key
 from tests.conftest import Api, early_warning
 
+SQLITE_ONLY = True  # the writer process is SQLite's (tests/conftest.py)
+
 AT = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 

@@ -264,7 +264,9 @@ async def acknowledge_many(conn: Conn, items: Sequence[AckItem]) -> list[AckResu
         " FROM unnest($1::text[], $2::text[]) AS k (message_id, poc)"
         " JOIN deliveries d ON d.message_id = k.message_id AND d.poc = k.poc"
         " JOIN chases c ON c.message_id = d.message_id AND c.country = d.country"
-        " ORDER BY c.id FOR UPDATE OF c",
+        # d locked too: a batch that waited for another's locks then reads the deliveries
+        # as that one left them (only locked rows are read again after the wait)
+        " ORDER BY c.id, d.poc FOR UPDATE OF c, d",
         [m for m, _ in keys],
         [p for _, p in keys],
     )
