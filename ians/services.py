@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -63,6 +64,7 @@ class AppConfig:
     )
     link_key: str | None = None  # signs acknowledgement links; stored in the database if None
     attachments: Attachments | None = None  # added to notice e-mails; None: the CAP alert
+    scenarios: Path | None = None  # the web pages' bundled scenarios; None: the checkout's
 
     @classmethod
     def from_settings(cls, settings: Settings, registry: Registry) -> AppConfig:

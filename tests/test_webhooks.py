@@ -27,8 +27,9 @@ from ians.contacts import load_registry
 from ians.domain.contacts import Registry
 from ians.store.backends import open_store
 from ians.web.views import WebhookNotice
-from tests.conftest import AppFactory, early_warning
+from tests.conftest import ADMIN_TOKEN, AppFactory, early_warning
 from tests.email_fixtures import events, services, settle
+from tests.web.test_sessions import sign_in
 from tests.webhook_receiver import Receiver, Reply, json_of
 
 BOTH_BACKENDS = True  # also on PostgreSQL (tests/conftest.py)
@@ -196,6 +197,13 @@ async def test_410_switches_the_webhook_off_escalates_and_shows_in_api_pocs(
     assert pocs["hun-2"]["webhook_disabled_at"] is None
     assert pocs["hun-2"]["webhook_secret_issued_at"] is not None
     assert pocs["srb-1"]["webhook_secret_issued_at"] is None
+    # and on the secretariat's registry page, in UTC and Budapest's time
+    await sign_in(api, ADMIN_TOKEN)
+    registry_page = await (await api.client.get("/registry")).text()
+    row = registry_page.split('<tr id="poc-hun-1">')[1].split("</tr>")[0]
+    assert 'data-webhook="off"' in row and "Budapest time)" in row
+    assert f'switched off <time datetime="{pocs["hun-1"]["webhook_disabled_at"]}">' in row
+    assert 'data-webhook="on"' in registry_page.split('<tr id="poc-hun-2">')[1].split("</tr>")[0]
 
     again = await send(api, ["HUN"])  # a further notice skips hun-1
     await settle(api)

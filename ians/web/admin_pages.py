@@ -9,7 +9,6 @@ first shows what would be sent and asks for an explicit confirmation.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -24,7 +23,7 @@ from ians.web.draft_form import ReadForm, content_fields, form_values, read_cont
 from ians.web.http import invalid_input
 from ians.web.keys import registry_key, tracker_key
 from ians.web.render import page
-from ians.web.views import PocView
+from ians.web.routes import poc_views
 
 _draft = TypeAdapter(MessageDraft)
 TYPES = [(t.value, REPORT_WORDS[t]) for t in MessageType]
@@ -33,22 +32,9 @@ MODES = [(m.value, BANNERS[m]) for m in Mode]
 
 @guarded("admin")
 async def registry_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    store = request.app[tracker_key].store
-    confirmed = await store.details_confirmed()
-    # webhooks switched off after a 410 (the webhook channel's store keeps them), if any
-    disabled_of = getattr(store, "disabled_channels", None)
-    disabled: dict[tuple[str, str], datetime] = await disabled_of() if disabled_of else {}
+    views = {v.id: v for v in await poc_views(request.app)}
     countries = [
-        {
-            "country": c,
-            "pocs": [
-                {
-                    "view": PocView.of(p, details_confirmed_at=confirmed.get(p.id)),
-                    "webhook_off": disabled.get((p.id, "webhook")),
-                }
-                for p in c.points_of_contact
-            ],
-        }
+        {"country": c, "pocs": [views[p.id] for p in c.points_of_contact]}
         for c in request.app[registry_key].countries.values()
     ]
     context = viewer.context(title="Registry", countries=countries)

@@ -12,7 +12,9 @@ from ians.sessions import Sessions
 from ians.settings import Settings
 from ians.web import render
 from ians.web.admin_pages import add_admin_pages
+from ians.web.consultation_pages import add_consultation_pages
 from ians.web.dashboard import add_dashboard
+from ians.web.exercise_pages import add_exercise_pages
 from ians.web.form_pages import add_form_pages
 from ians.web.http import MAX_BODY, errors_middleware
 from ians.web.keys import (
@@ -55,6 +57,8 @@ def create_app(config: AppConfig) -> web.Application:
     add_pages(app)
     add_signing(app)
     add_poc_pages(app)
+    add_consultation_pages(app)  # before /consultations/{id}: `start` is no id
+    add_exercise_pages(app, config.scenarios)
     add_form_pages(app)
     add_dashboard(app)
     add_admin_pages(app)

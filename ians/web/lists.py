@@ -68,12 +68,12 @@ async def list_messages(request: web.Request, who: Principal | None) -> web.Resp
 async def list_exercises(request: web.Request, who: Principal | None) -> web.Response:
     params = QueryParams(request)
     kind = params.choice("kind", KINDS)
-    page, more = await _exercises(request, params, kind)
+    page, more = await exercises_page(request, params, kind)
     return render(ExerciseList(exercises=page, next=_next(request, page, more)))
 
 
 async def list_consultations(request: web.Request, who: Principal | None) -> web.Response:
-    page, more = await _exercises(request, QueryParams(request), "consultation")
+    page, more = await exercises_page(request, QueryParams(request), "consultation")
     return render(ConsultationList(consultations=page, next=_next(request, page, more)))
 
 
@@ -84,9 +84,11 @@ async def message_events(request: web.Request, who: Principal | None) -> web.Res
     return render(MessageEvents(message_id=message.id, events=[EventView.of(e) for e in events]))
 
 
-async def _exercises(
+async def exercises_page(
     request: web.Request, params: QueryParams, kind: str | None
 ) -> tuple[list[ExerciseSummary], bool]:
+    """A page of exercises (`limit`, `state`, `before` from `params`) and whether more
+    follow. Raises InvalidInput for bad parameters or an unknown `before`."""
     limit = params.whole("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     state = params.choice("state", STATES)
     params.check()

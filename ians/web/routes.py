@@ -17,7 +17,7 @@ from pydantic import BaseModel, TypeAdapter
 from ians.cap.atom import MEDIA_TYPE as ATOM
 from ians.confirmations import confirm_details
 from ians.domain.contacts import Registry
-from ians.domain.exercise import ClockKind
+from ians.domain.exercise import ClockKind, Exercise
 from ians.domain.messages import MessageDraft
 from ians.errors import Conflict, Forbidden, InvalidInput
 from ians.exercises import ExerciseRequest, progress
@@ -158,16 +158,19 @@ async def countries(request: web.Request, who: Principal | None) -> web.Response
 
 
 async def pocs(request: web.Request, who: Principal | None) -> web.Response:
-    registry = request.app[registry_key]
-    confirmed = await request.app[tracker_key].store.details_confirmed()
-    hooks = request.app[services_key].webhooks
+    return render(Pocs(points_of_contact=await poc_views(request.app)))
+
+
+async def poc_views(app: web.Application) -> list[PocView]:
+    """Every PoC of the registry as GET /api/pocs (and the registry page) shows it."""
+    confirmed = await app[tracker_key].store.details_confirmed()
+    hooks = app[services_key].webhooks
     issued = hooks.issued_at if hooks is not None else {}
     disabled = hooks.disabled_at if hooks is not None else {}
-    views = [
+    return [
         PocView.of(p, issued.get(p.id), disabled.get(p.id), confirmed.get(p.id))
-        for p in registry.pocs.values()
+        for p in app[registry_key].pocs.values()
     ]
-    return render(Pocs(points_of_contact=views))
 
 
 async def confirm_poc_details(request: web.Request, who: Principal | None) -> web.Response:
@@ -257,11 +260,18 @@ async def acknowledge(request: web.Request, who: Principal | None) -> web.Respon
 
 async def start_exercise(request: web.Request, who: Principal | None) -> web.Response:
     body = await read_body(request, _exercise_body)
-    registry = request.app[registry_key]
+    exercise = await start_from(request.app, body)
+    return render(await exercise_view(request, exercise.id), status=201)
+
+
+async def start_from(app: web.Application, body: ExerciseBody) -> Exercise:
+    """Start what `body` asks for (POST /api/exercises, the web form). Raises
+    ScenarioError, InvalidInput."""
+    registry = app[registry_key]
     scenario = await read_scenario(body.scenario, registry, name="scenario")
     source = body.scenario if isinstance(body.scenario, str) else json.dumps(body.scenario)
     simulate = list(registry.countries) if body.simulate == "all" else body.simulate
-    exercise = await request.app[exercises_key].start(
+    return await app[exercises_key].start(
         ExerciseRequest(
             scenario=scenario,
             source=source,
@@ -272,16 +282,15 @@ async def start_exercise(request: web.Request, who: Principal | None) -> web.Res
             simulate=tuple(simulate),
         )
     )
-    return render(await _exercise_view(request, exercise.id), status=201)
 
 
 async def get_exercise(request: web.Request, who: Principal | None) -> web.Response:
-    return render(await _exercise_view(request, request.match_info["exercise_id"]))
+    return render(await exercise_view(request, request.match_info["exercise_id"]))
 
 
 async def stop_exercise(request: web.Request, who: Principal | None) -> web.Response:
     exercise = await request.app[exercises_key].stop(request.match_info["exercise_id"])
-    return render(await _exercise_view(request, exercise.id))
+    return render(await exercise_view(request, exercise.id))
 
 
 async def exercise_report(request: web.Request, who: Principal | None) -> web.Response:
@@ -368,7 +377,9 @@ def _format(request: web.Request) -> str:
     return fmt
 
 
-async def _exercise_view(request: web.Request, exercise_id: str) -> ExerciseView:
+async def exercise_view(request: web.Request, exercise_id: str) -> ExerciseView:
+    """An exercise's state and progress (a consultation's: invited and responded).
+    Raises UnknownExercise."""
     store = request.app[tracker_key].store
     e = await store.exercise(exercise_id)
     if e.kind == "consultation":

@@ -14,7 +14,7 @@ import shutil
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,11 @@ class LiveServer:
         done = threading.Event()
         self._loop.call_soon_threadsafe(lambda: (call(), done.set()))
         assert done.wait(10)
+
+    def run(self, work: Coroutine[Any, Any, Any]) -> Any:
+        """Run `work` on the server's event loop (its clock, its timers) and wait for it."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result(30)
 
     def watchers(self) -> int:
         """How many live streams are open (read from the server's bus)."""

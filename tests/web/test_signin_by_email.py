@@ -15,9 +15,7 @@ async def ask_by_form(api: Api, email: str) -> tuple[int, str]:  # noqa: F811 (t
     assert "E-mail me a sign-in link" in text  # e-mail is on
     found = FORM_TOKEN.search(text)
     assert found
-    answer = await api.client.post(
-        "/session/link", data={"email": email, "form_token": found[1]}
-    )
+    answer = await api.client.post("/session/link", data={"email": email, "form_token": found[1]})
     return answer.status, await answer.text()
 
 
