@@ -71,7 +71,7 @@ def render(report: Report, facts: ExerciseFacts, fmt: str, names: Names | None =
 
     figures = charts(report, facts, names)
     if fmt == "pdf":
-        return pdf_of(_html(report, names, figures, printed=True))
+        return pdf_of(printed_html(report, names, figures))
     return _html(report, names, figures).encode()
 
 
@@ -401,6 +401,11 @@ def _all_recipients(report: Report) -> str:
     table = Table(f"All recipients ({len(rows)})", headers, rows, numeric=numeric)
     inner = html_table(table, heading="h3").removeprefix("<section>").removesuffix("</section>")
     return f"<details><summary>All recipients ({len(rows)})</summary>{inner}</details>"
+
+
+def printed_html(report: Report, names: Names, figures: Sequence[Figure_]) -> str:
+    """The page the PDF is laid out from."""
+    return _html(report, names, figures, printed=True)
 
 
 def _html(report: Report, names: Names, figures: Sequence[Figure_], printed: bool = False) -> str:
