@@ -146,10 +146,14 @@ class Consultations:
             e for e in await self.store.exercises(ExerciseState.RUNNING) if e.kind == "consultation"
         ]
         for record in running:
-            self._arm(
-                Opened(record, self._scenario(record)), await self.store.reminders_sent(record.id)
-            )
+            await self.take_up(record)
         return len(running)
+
+    async def take_up(self, record: Exercise) -> None:
+        """Arm the reminders not yet sent and the closing of an open consultation."""
+        self._arm(
+            Opened(record, self._scenario(record)), await self.store.reminders_sent(record.id)
+        )
 
     async def get(self, consultation_id: str) -> Opened:
         """Raises UnknownConsultation (also for the id of an exercise that is no consultation)."""

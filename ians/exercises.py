@@ -178,33 +178,46 @@ class Exercises:
             e for e in await self.store.exercises(ExerciseState.RUNNING) if e.kind != "consultation"
         ]
         for exercise in running:
-            if exercise.clock != ClockKind.REAL:
-                continue  # a virtual run is complete when it is stored
-            try:
-                scenario = _timed(exercise.scenario, exercise.id, self.registry)
-            except IansError as exc:  # the registry changed under it: it cannot go on
-                log.error(
-                    "exercise %s stopped: its scenario no longer fits the registry: %s",
-                    exercise.id,
-                    exc.message,
-                )
-                await self.store.end_exercise(
-                    exercise.id, ExerciseState.STOPPED, exercise.scenario_time(self.clock.now())
-                )
-                continue
-            live = self._prepare(exercise, scenario)
-            facts = await self.store.exercise_facts(exercise.id)
-            for sent in facts.messages:
-                self._remember(live, sent.message, sent.inject)
-            for inject in live.injects.values():
-                if inject.id not in live.sent:
-                    self.timers.arm(
-                        (INJECT, (exercise.id, inject.id)),
-                        exercise.server_time(exercise.started_at + inject.at),
-                    )
-            await self._rearm_simulated(live, facts.messages, facts.chases)
-            await self._check(exercise.id)
+            await self.take_up(exercise)
         return len(running)
+
+    def running_here(self) -> set[str]:
+        """The exercises whose injects and simulated PoCs this server plays."""
+        return set(self._live)
+
+    def let_go(self, exercise_id: str) -> None:
+        """Play the exercise no more here (it ended, or another node took it up)."""
+        self._forget(exercise_id)
+
+    async def take_up(self, exercise: Exercise) -> None:
+        """Play a running exercise from what the store holds: the injects not yet sent,
+        the simulated PoCs' answers not yet given (a virtual run is complete when stored)."""
+        if exercise.clock != ClockKind.REAL or exercise.id in self._live:
+            return
+        try:
+            scenario = _timed(exercise.scenario, exercise.id, self.registry)
+        except IansError as exc:  # the registry changed under it: it cannot go on
+            log.error(
+                "exercise %s stopped: its scenario no longer fits the registry: %s",
+                exercise.id,
+                exc.message,
+            )
+            await self.store.end_exercise(
+                exercise.id, ExerciseState.STOPPED, exercise.scenario_time(self.clock.now())
+            )
+            return
+        live = self._prepare(exercise, scenario)
+        facts = await self.store.exercise_facts(exercise.id)
+        for sent in facts.messages:
+            self._remember(live, sent.message, sent.inject)
+        for inject in live.injects.values():
+            if inject.id not in live.sent:
+                self.timers.arm(
+                    (INJECT, (exercise.id, inject.id)),
+                    exercise.server_time(exercise.started_at + inject.at),
+                )
+        await self._rearm_simulated(live, facts.messages, facts.chases)
+        await self._check(exercise.id)
 
     async def inject_count(self, exercise: Exercise, sent: int) -> int:
         """How many injects an exercise's scenario has (`sent` if it no longer loads); its

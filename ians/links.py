@@ -52,10 +52,7 @@ class Links:
     async def load(cls, key: str | None, public_url: str, tracker: Tracker) -> Links:
         """With `key` from the settings, or the stored one, or a new one stored now."""
         if key is None:
-            key = await tracker.store.meta_value(LINK_KEY)
-        if key is None:
-            key = secrets.token_urlsafe(32)
-            await tracker.store.set_meta_value(LINK_KEY, key)
+            key = await tracker.store.meta_value_or(LINK_KEY, secrets.token_urlsafe(32))
         return cls(LinkSigner([key.encode()]), public_url, tracker)
 
     def ack_url(self, message_id: str, poc: str, give_up_at: datetime, via: Via = Via.LINK) -> str:

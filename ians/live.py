@@ -5,18 +5,21 @@ moved (reminded, escalated, acknowledged, given up, stopped). Publishing never w
 each watcher has a bounded queue, and a watcher that falls that far behind is dropped
 (`Watch.lagged`), so a slow browser can never slow an acknowledgement down; its page
 reconnects and shows the state afresh. One process's changes are published in-process;
-another node's could be fed in through `publish` as well (a database notification).
+another node's come from the database's notifications (ians/nodes.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
-from ians.domain.chase import Chase, ChaseStatus
+from ians.domain.chase import Chase, ChaseStatus, EventKind
 from ians.domain.messages import Message
+
+log = logging.getLogger(__name__)
 
 QUEUE = 1000  # changes a watcher may be behind before it is dropped
 
@@ -102,3 +105,6 @@ class Live:
             watch.queue.put_nowait(Change("", ()))
         except (asyncio.QueueEmpty, asyncio.QueueFull):
             pass
+
+
+_CHASE_EVENTS = {EventKind.ACKNOWLEDGED, EventKind.REMINDED, EventKind.ESCALATED, EventKind.GAVE_UP}

@@ -9,10 +9,16 @@ channel, and, since a notification can be lost (its listening connection dropped
 polls for the earliest one every `poll` as well; the poll also picks up what the outbox
 has due, the notices of a node that died among them once their claims expire.
 
+An exercise or a consultation is run by one node (table `runners`): the one that started
+it plays its injects, its simulated PoCs, its reminders and closing, and steps its chases,
+renewing its lease at every poll. When a node stops renewing, another takes its runs up
+from the store at its next poll after the lease (the guards of each step make what the
+first had already done a no-op).
+
 A token issued on one node (`tokens` channel) makes every node read the token table
 again, so the old one stops working everywhere. The `events` channel carries what a
-node recorded (an acknowledgement, a chase step) to the others, for live pages:
-`subscribe` a callback to hear of them.
+node changed (a message sent, a chase acknowledged or stepped) to the others, whose
+live bus (ians/live.py) tells their pages as if it had happened there.
 """
 
 from __future__ import annotations
@@ -21,15 +27,18 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
+from typing import Any
 
 from ians.clock import Clock
-from ians.domain.chase import Event, EventKind
+from ians.consultations import Consultations
+from ians.domain.chase import Chase
+from ians.exercises import Exercises
 from ians.outbox import Outbox
 from ians.scheduler import TimerWheel
 from ians.store.postgres import PostgresStore
-from ians.store.rows import from_us, opt_dt
+from ians.store.rows import chase_of, from_us
 from ians.tokens import Tokens
 from ians.tracking import Tracker
 
@@ -40,8 +49,7 @@ SWEEP = "sweep"
 POLL_EVERY = timedelta(seconds=1)
 SWEEP_BATCH = 1000  # chases claimed and stepped in one transaction
 BUSY_AGAIN = timedelta(milliseconds=50)  # a due chase held by another node: look again soon
-
-EventListener = Callable[[Event], None]
+SWEEPS = 4  # sweeps of one node in flight at once
 
 
 class Nodes:
@@ -54,6 +62,8 @@ class Nodes:
         outbox: Outbox | None = None,
         poll: timedelta = POLL_EVERY,
         tokens: Tokens | None = None,
+        exercises: Exercises | None = None,
+        consultations: Consultations | None = None,
     ) -> None:
         self.store = store
         self._clock = clock
@@ -61,11 +71,15 @@ class Nodes:
         self._tracker = tracker
         self._outbox = outbox
         self._tokens = tokens
-        self._reloads: set[asyncio.Task[None]] = set()
+        self._exercises = exercises
+        self._consultations = consultations
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._live = tracker.live
         self._poll_every = poll
         self._sweep_at: datetime | None = None
+        self._sweeping = 0
+        self._sweep_again = False
         self._poller: asyncio.Task[None] | None = None
-        self._subscribers: list[EventListener] = []
         self.sweeps = 0  # sweeps that stepped a chase: for tests and logs
         timers.handle(SWEEP, self._sweep_due)
 
@@ -78,14 +92,11 @@ class Nodes:
         self._poller = asyncio.create_task(self._poll_forever(), name="ians-nodes-poll")
 
     async def close(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-
-    def subscribe(self, listener: EventListener) -> None:
-        """Call `listener` with each event another node recorded and announced."""
-        self._subscribers.append(listener)
+        for task in [self._poller, *self._tasks]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def poll(self) -> None:
         """Arm the sweep at the earliest due step; listen again if the connection was lost."""
@@ -94,11 +105,29 @@ class Nodes:
             await self.store.relisten()
             if self._tokens is not None:  # a token issued meanwhile was not heard of
                 await self._tokens.reload()
+        await self._run_exercises()
         due = await self.store.next_chase_due()
         if due is not None:
             self._arm_sweep(due)
         if self._outbox is not None:
             await self._outbox.recover()
+
+    async def _run_exercises(self) -> None:
+        """Renew the lease of the exercises run here, let go of those that ended (stopped
+        on another node, say) and take up those whose node stopped renewing."""
+        taken, ended = await self.store.claim_runs(self._clock.now())
+        if self._exercises is not None:
+            lost = self._exercises.running_here() - await self.store.runs_here()
+            for exercise_id in {*ended, *lost}:  # stopped elsewhere, or taken up elsewhere
+                self._exercises.let_go(exercise_id)
+        for exercise_id in taken:
+            record = await self.store.exercise(exercise_id)
+            log.info("taking up %s %s (its node stopped)", record.kind, record.id)
+            if record.kind == "consultation":
+                if self._consultations is not None:
+                    await self._consultations.take_up(record)
+            elif self._exercises is not None:
+                await self._exercises.take_up(record)
 
     async def _poll_forever(self) -> None:
         while True:
@@ -117,31 +146,63 @@ class Nodes:
         self._arm_sweep(from_us(int(payload)))
 
     async def _sweep_due(self, _args: list[int], now: datetime) -> None:
+        """Sweep in the background, up to SWEEPS at once: a sweep waits for its commit's
+        WAL flush, and the next due instant must not wait for it (their SKIP LOCKED
+        claims are disjoint, and their commits share a flush)."""
         self._sweep_at = None
-        while fired := await self.store.fire_due(now, SWEEP_BATCH):
-            self.sweeps += 1
-            await self._tracker.stepped(fired)
-            if len(fired) < SWEEP_BATCH:
-                break
-        due = await self.store.next_chase_due()
+        if self._sweeping >= SWEEPS:
+            self._sweep_again = True  # the sweep that ends next goes again
+            return
+        self._sweeping += 1
+        self._later(self._sweep(now))
+
+    async def _sweep(self, now: datetime) -> None:
+        try:
+            while fired := await self.store.fire_due(now, SWEEP_BATCH):
+                self.sweeps += 1
+                await self._tracker.stepped(fired)
+                if len(fired) < SWEEP_BATCH:
+                    break
+            due = await self.store.next_chase_due()
+        except Exception:  # the database away for a moment: the poll arms the next sweep
+            log.exception("a sweep of the due chase steps failed")
+            return
+        finally:
+            self._sweeping -= 1
+        if self._sweep_again:
+            self._sweep_again = False
+            due = self._clock.now()
         if due is not None:
             self._arm_sweep(max(due, now + BUSY_AGAIN) if due <= now else due)
 
+    async def drain(self) -> None:
+        """Wait for the sweeps and news under way (for tests)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
     def _token_issued_elsewhere(self, _poc: str) -> None:
         if self._tokens is not None:
-            task = asyncio.create_task(self._tokens.reload(), name="ians-tokens-reload")
-            self._reloads.add(task)
-            task.add_done_callback(self._reloads.discard)
+            self._later(self._tokens.reload())
 
     def _recorded_elsewhere(self, payload: str) -> None:
-        for event in events_of(payload):
-            for listener in self._subscribers:
-                listener(event)
+        """Another node committed a change: the live pages of this one show it too."""
+        news = json.loads(payload)
+        if "sent" in news:
+            self._later(self._sent_elsewhere(str(news["sent"])))
+            return
+        by_message: dict[str, list[Chase]] = {}
+        for row in news["chases"]:
+            chase = chase_of(row)
+            by_message.setdefault(chase.message_id, []).append(chase)
+        for message_id, chases in by_message.items():
+            self._live.publish(message_id, chases)
 
+    async def _sent_elsewhere(self, message_id: str) -> None:
+        message = await self.store.find_message(message_id)
+        if message is not None:
+            self._live.publish(message_id, await self.store.chases(message_id), message)
 
-def events_of(payload: str) -> list[Event]:
-    """The events of an `events` notification (ians/store/postgres.py: `publish`)."""
-    return [
-        Event(from_us(at), EventKind(kind), m, country, poc, opt_dt(due), detail or {})
-        for at, kind, m, country, poc, due, detail in json.loads(payload)
-    ]
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work, name="ians-nodes-news")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -129,11 +129,22 @@ async def open_services(config: AppConfig) -> AsyncIterator[Services]:
             config, store, timers, dispatcher, links, consultations
         )
         armed = await tracker.recover()
-        running = await exercises.recover() + await consultations.recover()
+        running = 0
+        if not store.shared:  # on a shared store the nodes divide them (ians/nodes.py)
+            running = await exercises.recover() + await consultations.recover()
         if outbox is not None:
             await outbox.recover()
         if isinstance(store, PostgresStore):
-            nodes = Nodes(store, config.clock, timers, tracker, outbox, tokens=tokens)
+            nodes = Nodes(
+                store,
+                config.clock,
+                timers,
+                tracker,
+                outbox,
+                tokens=tokens,
+                exercises=exercises,
+                consultations=consultations,
+            )
             await nodes.start()
         replies, listener = await _inbound(email, tracker, exercises.simulates)
         signin = SignIn(links, config.registry, config.clock, email)

@@ -287,9 +287,11 @@ async def test_format_wins_over_accept_and_a_bad_format_is_named(api: Api) -> No
     assert body["error"]["details"] == [
         {"field": "format", "message": "'xml' is not one of json, cap"}
     ]
-    # CAP keeps the same authorization as JSON
-    response = await api.call("GET", f"{path}?format=cap", "hun-3")
-    assert response.status == 403
+    # CAP keeps the same authorization as JSON: HUN neither sent nor received this one
+    to_rou = await send(api, early_warning(to=["ROU"]))
+    for format_ in ("json", "cap"):
+        response = await api.call("GET", f"/api/messages/{to_rou['id']}?format={format_}", "hun-3")
+        assert response.status == 403
 
 
 def test_text_that_xml_cannot_hold_as_is_survives_escaped() -> None:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 
 import asyncpg
 import pytest
 
-from ians.errors import IansError
+from ians.clock import ManualClock
+from ians.domain import messages
+from ians.domain.messages import MessageType, Mode
+from ians.errors import IansError, NotDelivered
+from ians.store import AckResult
 from ians.store.base import Store
 from ians.store.pg_schema import MIGRATIONS
 from ians.store.postgres import PostgresStore
 from ians.store.sqlite import SqliteStore
+from ians.tracking import Tracker
 
 
 def test_each_backend_implements_every_method_of_the_interface() -> None:
@@ -47,3 +53,45 @@ async def test_a_postgres_schema_newer_than_this_ians_is_refused(pg_url: str) ->
 async def test_an_unreachable_postgres_is_one_clear_error() -> None:
     with pytest.raises(IansError, match=r"cannot open the PostgreSQL database .*:\*\*\*@"):
         await PostgresStore.open("postgresql://ians:secret@127.0.0.1:1/ians")
+
+
+async def test_of_two_nodes_starting_together_the_first_generated_value_is_kept(
+    pg_url: str,
+) -> None:
+    a, b = await PostgresStore.open(pg_url), await PostgresStore.open(pg_url)
+    try:
+        assert await a.meta_value_or("link_key", "from-a") == "from-a"
+        assert await b.meta_value_or("link_key", "from-b") == "from-a"
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_acknowledgements_at_once_each_get_their_own_answer(
+    store: SqliteStore, tracker: Tracker, clock: ManualClock
+) -> None:
+    """Many at once share transactions (a group commit on each backend): still, a repeat
+    gets the first time, a PoC never reached its refusal, and the rest are recorded."""
+    messages = [(await tracker.send(_draft()))[0] for _ in range(20)]
+    calls = [(m.id, poc) for m in messages for poc in ("hun-1", "rou-1", "hun-1", "srb-1")]
+    results = await asyncio.gather(
+        *(store.acknowledge(m, poc, clock.now()) for m, poc in calls), return_exceptions=True
+    )
+    for (_, poc), result in zip(calls, results, strict=True):
+        if poc == "srb-1":
+            assert isinstance(result, NotDelivered)
+        else:
+            assert isinstance(result, AckResult) and result.acknowledged_at == clock.now()
+    repeated = [r.repeated for r in results if isinstance(r, AckResult)]
+    assert repeated.count(False) == 40 and repeated.count(True) == 20
+    for m in messages:
+        assert {c.status.value for c in await store.chases(m.id)} == {"acknowledged"}
+
+
+def _draft() -> messages.TestDraft:
+    return messages.TestDraft(
+        type=MessageType.TEST,
+        mode=Mode.TEST,
+        to=["HUN", "ROU"],
+        content=messages.TestContent(text="t"),
+    )

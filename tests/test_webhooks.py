@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -25,6 +26,7 @@ from ians.clock import ManualClock
 from ians.contacts import load_registry
 from ians.domain.contacts import Registry
 from ians.store.backends import open_store
+from ians.web.views import WebhookNotice
 from tests.conftest import AppFactory, early_warning
 from tests.email_fixtures import events, services, settle
 from tests.webhook_receiver import Receiver, Reply, json_of
@@ -138,6 +140,7 @@ async def test_500_500_200_is_one_notice_in_three_attempts_with_one_id(
     assert [a.timestamp - first.timestamp for a in attempts] == [0, 10, 70]
     assert len({a.headers["webhook-signature"] for a in attempts}) == 3
     assert len({a.body for a in attempts}) == 1  # the same notice every time
+    WebhookNotice.model_validate_json(first.body)  # the shape /api/openapi.json describes
     body = json_of(first)
     assert body["type"] == "message"
     assert body["data"]["message"]["id"] == sent["id"]
@@ -408,6 +411,7 @@ async def test_reminders_are_webhook_notices_of_their_own(
     await settle(api)
     first, reminder = await receiver.wait_for(2)
     assert json_of(first)["type"] == "message" and json_of(reminder)["type"] == "reminder"
+    WebhookNotice.model_validate_json(reminder.body)
     assert first.id != reminder.id and reminder.verified
     assert json_of(reminder)["data"]["message"]["id"] == sent["id"]
 
@@ -486,6 +490,7 @@ async def test_a_consultation_invitation_is_json_for_every_format(
     got = {r.path: r for r in await receiver.wait_for(2)}
     for path in ("/hun-1", "/rou-1"):  # rou-1 takes CAP, which has no place for it
         assert got[path].verified and got[path].headers["content-type"] == "application/json"
+        WebhookNotice.model_validate_json(got[path].body)
         body = json_of(got[path])
         assert body["type"] == "consultation"
         consultation = body["data"]["consultation"]
@@ -494,3 +499,68 @@ async def test_a_consultation_invitation_is_json_for_every_format(
         assert consultation["url"] == f"{PUBLIC_URL}/api/consultations/{created['id']}"
         assert consultation["deadline"].endswith("Z")
         assert body["data"]["reminder"] is False and "ack_url" not in body["data"]
+
+
+def readme_receiver() -> dict[str, Any]:
+    """The README's receiver example, run: its globals (`app`, and `hook`, which holds its
+    secret and may be replaced, since the handler looks it up at each request)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    example = r"```python\n(from aiohttp import web\nfrom standardwebhooks.*?)```"
+    found = re.search(example, readme, re.S)
+    assert found, "the README's receiver example"
+    code = found[1].replace("web.run_app(app, port=8443)", "")  # the test serves it
+    code = code.replace('"whsec_…"', repr("whsec_" + "A" * 43 + "="))
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("right_secret", [True, False])
+async def test_the_readme_receiver_example_accepts_our_notices_and_only_ours(
+    make_api: AppFactory, tmp_path: Path, right_secret: bool
+) -> None:
+    from aiohttp import web
+    from standardwebhooks import Webhook
+
+    example = readme_receiver()
+    runner = web.AppRunner(example["app"], shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/ians"
+        path = tmp_path / "contacts-readme.yaml"
+        path.write_text(
+            "countries:\n"
+            "  SRB: {name: Serbia, timezone: Europe/Belgrade,"
+            " points_of_contact: [{id: srb-1, roles: [notification]}]}\n"
+            "  HUN: {name: Hungary, timezone: Europe/Budapest,"
+            f' points_of_contact: [{{id: hun-1, roles: [notification], webhook: "{url}"}}]}}\n'
+        )
+        api = await make_api(delivery=hooks(), registry=load_registry([path]))
+        secret = (await api.json("POST", "/api/pocs/hun-1/webhook-secret", status=201))["secret"]
+        if right_secret:
+            example["hook"] = Webhook(secret)
+        sent = await send(api, ["HUN"])
+        await settle(api)
+        found = webhook_events(await events(api, sent["id"]))
+        if right_secret:
+            assert [(e["kind"], e["answer"][:3]) for e in found] == [("delivered", "204")]
+        else:
+            assert [(e["kind"], e["answer"][:3], e["permanent"]) for e in found] == [
+                ("delivery_failed", "401", True)
+            ]
+    finally:
+        await runner.cleanup()
+
+
+async def test_the_openapi_description_has_the_webhook_notice(
+    make_api: AppFactory, receiver: Receiver
+) -> None:
+    api = await make_api(delivery=hooks())
+    described = await api.json("GET", "/api/openapi.json", as_=None)
+    notice = described["webhooks"]["notice"]["post"]
+    content = notice["requestBody"]["content"]
+    assert content["application/json"]["schema"]["$ref"].endswith("/WebhookNotice")
+    assert "application/cap+xml" in content
+    assert {"2XX", "410", "429", "5XX"} <= set(notice["responses"])
+    assert "/api/pocs/{poc_id}/webhook-secret" in described["paths"]

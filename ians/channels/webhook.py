@@ -155,11 +155,9 @@ class WebhookChannel:
         else:
             body = _json_body(notice, prepared, link)
             headers = {"Content-Type": JSON_MEDIA_TYPE}
-        now = self._clock.now()
-        headers |= signed_headers(key, webhook_id(notice.id, notice.message_id), now, body)
-        answer = await self._post(poc.webhook, body, headers, now)
+        answer = await self._post(poc.webhook, body, headers, key, notice)
         if answer.gone:
-            self.disabled_at.setdefault(poc.id, now)
+            self.disabled_at.setdefault(poc.id, self._clock.now())
         return answer
 
     async def idle(self) -> None:
@@ -170,7 +168,10 @@ class WebhookChannel:
             await self._session.close()
             self._session = None
 
-    async def _post(self, url: str, body: bytes, headers: dict[str, str], now: datetime) -> Answer:
+    async def _post(
+        self, url: str, body: bytes, headers: dict[str, str], key: bytes, notice: OutboxNotice
+    ) -> Answer:
+        """POST the body, signed once a connection is free (the attempt's time)."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout,
@@ -178,14 +179,15 @@ class WebhookChannel:
                 trust_env=False,  # only the registry's URL: no proxy from the environment
                 headers={"User-Agent": "IANS webhook"},
             )
+        msg_id = webhook_id(notice.id, notice.message_id)
         try:
-            async with (
-                self._slots,
-                self._session.post(
+            async with self._slots:
+                now = self._clock.now()
+                headers |= signed_headers(key, msg_id, now, body)
+                async with self._session.post(
                     url, data=body, headers=headers, allow_redirects=False
-                ) as response,
-            ):
-                said = await response.content.read(_ANSWER_BYTES)
+                ) as response:
+                    said = await response.content.read(_ANSWER_BYTES)
                 status = response.status
                 text = f"{status} {response.reason or ''}".rstrip()
                 said_text = said.decode("utf-8", "replace").strip()

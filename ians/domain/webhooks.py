@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
@@ -47,7 +46,7 @@ def webhook_id(notice_id: int, message_id: str) -> str:
 def signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
     """The `webhook-signature` header: `v1,` + base64(HMAC-SHA256(key, id.timestamp.body))."""
     signed = b"%s.%d.%s" % (msg_id.encode(), timestamp, body)
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return "v1," + base64.b64encode(hmac.digest(key, signed, "sha256")).decode()
 
 
 def signed_headers(key: bytes, msg_id: str, at: datetime, body: bytes) -> dict[str, str]:

@@ -365,6 +365,15 @@ class Store(ABC):
     @abstractmethod
     async def set_meta_value(self, key: str, value: str) -> None: ...
 
+    async def meta_value_or(self, key: str, value: str) -> str:
+        """The value kept for `key`, keeping `value` first when there is none (of nodes
+        starting together, the first to store wins and every one gets its value)."""
+        stored = await self.meta_value(key)
+        if stored is None:
+            await self.set_meta_value(key, value)
+            stored = value
+        return stored
+
     @abstractmethod
     async def record_bounce(
         self, notice_id: int, at: datetime, answer: str, permanent: bool

@@ -3,7 +3,9 @@ causes them (a send, a chase step, a consultation's invitation or reminder), so 
 notice for an external channel is stored with its cause or not at all.
 
 `poc_channels` says which external channels reach which PoC (the server writes it at
-start from the registry and its settings); a notice gets one outbox row per channel.
+start from the registry and its settings; issuing a webhook secret adds a row); a notice
+gets one outbox row per channel. `disabled_channels` holds those a peer switched off
+(HTTP 410), left out of `poc_channels` until a new webhook secret is issued.
 """
 
 from __future__ import annotations

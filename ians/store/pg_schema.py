@@ -174,4 +174,13 @@ MIGRATIONS: list[str] = [
         edited_at BIGINT NOT NULL
     );
     """,
+    # version 6: which node runs each running exercise or consultation (its injects,
+    # simulated PoCs, reminders, closing and chases), and until when
+    """
+    CREATE TABLE runners (
+        exercise_id TEXT PRIMARY KEY REFERENCES exercises (id),
+        node TEXT NOT NULL,
+        until BIGINT NOT NULL
+    );
+    """,
 ]

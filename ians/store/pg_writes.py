@@ -23,7 +23,14 @@ from ians.domain.exercise import Exercise, SentMessage
 from ians.domain.messages import Message
 from ians.domain.outbox import Attempt, NoticeState
 from ians.domain.policy import AckPolicy
-from ians.errors import Conflict, Forbidden, NotDelivered, UnknownExercise, UnknownMessage
+from ians.errors import (
+    Conflict,
+    Forbidden,
+    IansError,
+    NotDelivered,
+    UnknownExercise,
+    UnknownMessage,
+)
 from ians.store.base import AckResult, Fired
 from ians.store.batches import parsed_policy
 from ians.store.rows import (
@@ -244,39 +251,63 @@ async def add_response(
     return ids, after
 
 
-async def acknowledge(
-    conn: Conn,
-    message_id: str,
-    poc: str,
-    now: datetime,
-    note: str | None,
-    simulated: bool,
-    via: Via,
-) -> AckResult:
-    row = await conn.fetchrow(
-        f"SELECT d.acknowledged_at, {CHASE_COLUMNS_C} FROM deliveries d"
+AckItem = tuple[str, str, datetime, str | None, bool, Via]
+"""(message id, poc, now, note, simulated, via): one acknowledgement to record."""
+
+
+async def acknowledge_many(conn: Conn, items: Sequence[AckItem]) -> list[AckResult | IansError]:
+    """Record acknowledgements in one transaction, with one statement of each kind for all
+    of them (as SQLite's batch): the chases they touch are locked in id order."""
+    keys = sorted({(m, p) for m, p, _, _, _, _ in items})
+    rows = await conn.fetch(
+        f"SELECT d.message_id, d.poc, d.acknowledged_at, {CHASE_COLUMNS_C}"
+        " FROM unnest($1::text[], $2::text[]) AS k (message_id, poc)"
+        " JOIN deliveries d ON d.message_id = k.message_id AND d.poc = k.poc"
         " JOIN chases c ON c.message_id = d.message_id AND c.country = d.country"
-        " WHERE d.message_id = $1 AND d.poc = $2 FOR UPDATE OF c",
-        message_id,
-        poc,
+        " ORDER BY c.id FOR UPDATE OF c",
+        [m for m, _ in keys],
+        [p for _, p in keys],
     )
-    if row is None:
-        if await conn.fetchval("SELECT 1 FROM messages WHERE id = $1", message_id) is None:
-            raise UnknownMessage(message_id)
-        raise NotDelivered(message_id, poc)
-    first_ack, chase = opt_dt(row[0]), chase_of(tuple(row)[1:])
-    if first_ack is not None:
-        return AckResult(first_ack, True, chase)
-    chase, events = rules.acknowledge(chase, poc, now, note, via, simulated)
-    await conn.execute(
-        "UPDATE deliveries SET acknowledged_at = $1 WHERE message_id = $2 AND poc = $3",
-        to_us(now),
-        message_id,
-        poc,
-    )
-    await update_chases(conn, [chase])
-    await insert_events(conn, events)
-    return AckResult(now, False, chase)
+    found: dict[tuple[str, str], tuple[datetime | None, Chase]] = {}
+    for r in rows:
+        values = tuple(r)
+        found[(values[0], values[1])] = (opt_dt(values[2]), chase_of(values[3:]))
+    chases: dict[int, Chase] = {c.id: c for _, c in found.values() if c.id is not None}
+    acked: dict[tuple[str, str], datetime] = {}
+    events: list[Event] = []
+    out: list[AckResult | IansError] = []
+    for message_id, poc, now, note, simulated, via in items:
+        key = (message_id, poc)
+        if key not in found:
+            known = await conn.fetchval("SELECT 1 FROM messages WHERE id = $1", message_id)
+            out.append(
+                UnknownMessage(message_id) if known is None else NotDelivered(message_id, poc)
+            )
+            continue
+        first_ack, chase = found[key]
+        chase = chases[chase.id]  # type: ignore[index]
+        first_ack = first_ack or acked.get(key)
+        if first_ack is not None:
+            out.append(AckResult(first_ack, True, chase))
+            continue
+        try:
+            chase, new_events = rules.acknowledge(chase, poc, now, note, via, simulated)
+        except IansError as refused:
+            out.append(refused)
+            continue
+        chases[chase.id] = chase  # type: ignore[index]
+        acked[key] = now
+        events += new_events
+        out.append(AckResult(now, False, chase))
+    if acked:
+        await conn.executemany(
+            "UPDATE deliveries SET acknowledged_at = $1 WHERE message_id = $2 AND poc = $3",
+            [(to_us(at), m, p) for (m, p), at in acked.items()],
+        )
+        touched = sorted({found[k][1].id for k in acked})  # type: ignore[type-var]
+        await update_chases(conn, [chases[i] for i in touched])  # type: ignore[index]
+        await insert_events(conn, events)
+    return out
 
 
 async def fire(conn: Conn, rows: Sequence[Any], now: datetime) -> list[Fired]:
@@ -502,9 +533,7 @@ async def record_attempts(conn: Conn, attempts: Sequence[Attempt]) -> list[Event
     return escalations
 
 
-async def _disable_channel(
-    conn: Conn, poc: str, channel: str, at: datetime, answer: str
-) -> bool:
+async def _disable_channel(conn: Conn, poc: str, channel: str, at: datetime, answer: str) -> bool:
     """Switch the PoC's channel off (a peer answered 410); True if it was on."""
     inserted = await conn.fetchval(
         "INSERT INTO disabled_channels (poc, channel, disabled_at, answer)"

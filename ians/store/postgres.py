@@ -1,11 +1,13 @@
 """The PostgreSQL store (asyncpg): one database that several `ians serve` share.
 
 Every write is one transaction on a pooled connection, committed before the method
-returns; PostgreSQL's own group commit shares one WAL flush among the transactions that
-commit together. Rows a transition changes are locked `FOR UPDATE`, so nodes take turns
-on a chase. Due chase steps are claimed with `FOR UPDATE SKIP LOCKED`: nodes that wake
-at the same time share the due steps instead of waiting on each other, and the guard of
-`fire` (only steps still due are applied) makes a stale or repeated firing a no-op.
+returns. Acknowledgements, the write that comes in floods, are grouped: those that
+arrive while ACK_BATCHES transactions of them are committing go together in the next
+(one WAL flush for all; a durable commit took ~8 ms on this machine's disk). Rows a
+transition changes are locked `FOR UPDATE`, so nodes take turns on a chase. Due chase
+steps are claimed with `FOR UPDATE SKIP LOCKED`: nodes that wake at the same time share
+the due steps instead of waiting on each other, and the guard of `fire` (only steps
+still due are applied) makes a stale or repeated firing a no-op.
 
 A claim lives as long as the transaction that holds it, and a transaction no longer
 than the lease: the server drops a session idle in a transaction for `lease`, and probes
@@ -20,6 +22,7 @@ installations may share one database.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -31,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from ians.domain.chase import Chase, Event, EventKind, Via
+from ians.domain.chase import Chase, Event, Via
 from ians.domain.consultation import Answers, Invitation, Response
 from ians.domain.exercise import Exercise
 from ians.domain.messages import Message
@@ -63,6 +66,7 @@ from ians.store.rows import (
     MESSAGE_COLUMNS_M,
     MESSAGE_WIDTH,
     chase_of,
+    chase_row,
     delivery_of,
     event_of,
     exercise_of,
@@ -79,7 +83,8 @@ log = logging.getLogger(__name__)
 URL_SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_LEASE = timedelta(seconds=10)
 POOL_SIZE = 10
-NOTIFY_BYTES = 7000  # of events in one notification (PostgreSQL takes up to 8000)
+ACK_BATCHES = 4  # acknowledgement transactions in flight at once; the next takes all queued
+NOTIFY_BYTES = 7000  # of chases in one notification (PostgreSQL takes up to 8000)
 _MIGRATION_LOCK = 0x1A5514  # an advisory lock: nodes starting together migrate one at a time
 
 Listener = Callable[[str], None]
@@ -100,10 +105,17 @@ class PostgresStore(Store):
         self._url = url
         self._settings = settings
         self.lease = lease
+        self._lease_us = round(lease.total_seconds() * 1_000_000)
         self.node = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.timers_channel = f"ians_{schema}_timers"
         self.events_channel = f"ians_{schema}_events"
         self.tokens_channel = f"ians_{schema}_tokens"
+        self._notes: dict[int, list[tuple[str, str]]] = {}  # by connection, until commit
+        self._outgoing: list[tuple[str, str]] = []
+        self._sender: asyncio.Task[None] | None = None
+        self._acks: list[tuple[w.AckItem, asyncio.Future[AckResult]]] = []
+        self._ack_batches = 0  # in flight
+        self._ack_tasks: set[asyncio.Task[None]] = set()
         self._listen: asyncpg.Connection | None = None
         self._listeners: dict[str, list[Listener]] = {}
 
@@ -136,6 +148,10 @@ class PostgresStore(Store):
         return cls(pool, url, settings, schema, lease)
 
     async def close(self) -> None:
+        while self._ack_tasks:  # answer every acknowledgement taken
+            await asyncio.gather(*self._ack_tasks, return_exceptions=True)
+        if self._sender is not None:
+            await asyncio.gather(self._sender, return_exceptions=True)
         if self._listen is not None:
             conn, self._listen = self._listen, None
             await conn.close()
@@ -143,9 +159,16 @@ class PostgresStore(Store):
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[Conn]:
+        """A transaction; the notifications it queued (`notify`) go once it committed."""
         with _text_checked():
-            async with self._pool.acquire() as conn, conn.transaction():
-                yield conn
+            async with self._pool.acquire() as conn:
+                try:
+                    async with conn.transaction():
+                        yield conn
+                except BaseException:
+                    self._notes.pop(id(conn), None)
+                    raise
+                self._send_notes(self._notes.pop(id(conn), []))
 
     async def _rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         with _text_checked():
@@ -197,26 +220,56 @@ class PostgresStore(Store):
                 log.exception("a listener of %s failed", channel)
 
     async def notify(self, conn: Conn, channel: str, payload: str) -> None:
-        """Send `payload` on `channel` when `conn`'s transaction commits."""
-        await conn.execute("SELECT pg_notify($1, $2)", channel, f"{self.node} {payload}")
+        """Send `payload` on `channel` once `conn`'s transaction (of `_tx`) has committed.
 
-    async def publish(self, conn: Conn, events: Sequence[Event]) -> None:
-        """Tell the other nodes of these events when `conn`'s transaction commits (in
-        notifications under PostgreSQL's 8000-byte bound; ians/nodes.py reads them)."""
+        Not inside it: a transaction that notifies holds PostgreSQL's one notification
+        lock through its commit, WAL flush included, so such commits could not share a
+        flush (timers and acks were held to one commit per flush, ~8 ms each, here).
+        The notifications go in a transaction of their own that waits for no flush; one
+        lost in a crash is covered by the poll."""
+        self._notes.setdefault(id(conn), []).append((channel, f"{self.node} {payload}"))
+
+    def _send_notes(self, notes: list[tuple[str, str]]) -> None:
+        if not notes:
+            return
+        self._outgoing += notes
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_outgoing(), name="ians-pg-notify")
+
+    async def _send_outgoing(self) -> None:
+        """Send what is queued, in one transaction each time, until nothing is left."""
+        while self._outgoing:
+            notes, self._outgoing = self._outgoing, []
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    await conn.execute("SET LOCAL synchronous_commit = off")
+                    await conn.execute(
+                        "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n (c, p)",
+                        [c for c, _ in notes],
+                        [p for _, p in notes],
+                    )
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                log.warning("%d notifications to other nodes were lost", len(notes))
+
+    async def announce(
+        self, conn: Conn, chases: Sequence[Chase] = (), sent: str | None = None
+    ) -> None:
+        """Tell the other nodes, when `conn`'s transaction commits, of chases that changed
+        and of a message sent (its id: they read it), for their live pages; in
+        notifications under PostgreSQL's 8000-byte bound (ians/nodes.py reads them)."""
+        if sent is not None:
+            await self.notify(conn, self.events_channel, json.dumps({"sent": sent}))
         batch: list[str] = []
         size = 0
-        for e in events:
-            item = json.dumps(
-                [to_us(e.at), e.kind.value, e.message_id, e.country, e.poc,
-                 None if e.due_at is None else to_us(e.due_at), dict(e.detail) or None]
-            )  # fmt: skip
-            if batch and size + len(item) > NOTIFY_BYTES:
-                await self.notify(conn, self.events_channel, f"[{','.join(batch)}]")
+        for c in chases:
+            row = json.dumps(chase_row(c))
+            if batch and size + len(row) > NOTIFY_BYTES:
+                await self.notify(conn, self.events_channel, f'{{"chases": [{",".join(batch)}]}}')
                 batch, size = [], 0
-            batch.append(item)
-            size += len(item) + 1
+            batch.append(row)
+            size += len(row) + 1
         if batch:
-            await self.notify(conn, self.events_channel, f"[{','.join(batch)}]")
+            await self.notify(conn, self.events_channel, f'{{"chases": [{",".join(batch)}]}}')
 
     async def _notify_due(self, conn: Conn, chases: Sequence[Chase]) -> None:
         due = [c.next_due_at for c in chases if c.next_due_at is not None]
@@ -257,6 +310,7 @@ class PostgresStore(Store):
         async with self._tx() as conn:
             ids = await w.add_message(conn, message, policy, chases, events, inject)
             await self._notify_due(conn, chases)
+            await self.announce(conn, sent=message.id)
         return [c._replace(id=i) for c, i in zip(chases, ids, strict=True)]
 
     async def add_response(
@@ -275,6 +329,7 @@ class PostgresStore(Store):
                 conn, message, policy, chases, events, inject, poc, simulated
             )
             await self._notify_due(conn, chases)
+            await self.announce(conn, [acked] if acked is not None else [], sent=message.id)
         return [c._replace(id=i) for c, i in zip(chases, ids, strict=True)], acked
 
     async def message(self, message_id: str) -> Message:
@@ -351,11 +406,49 @@ class PostgresStore(Store):
         simulated: bool = False,
         via: Via = Via.API,
     ) -> AckResult:
-        async with self._tx() as conn:
-            result = await w.acknowledge(conn, message_id, poc, now, note, simulated, via)
-            if not result.repeated:
-                await self.publish(conn, [_acknowledged(result, message_id, poc)])
-        return result
+        future: asyncio.Future[AckResult] = asyncio.get_running_loop().create_future()
+        self._acks.append(((message_id, poc, now, note, simulated, via), future))
+        if self._ack_batches < ACK_BATCHES:  # else the next batch to end takes it along
+            self._commit_acks()
+        return await future
+
+    def _commit_acks(self) -> None:
+        queued, self._acks = self._acks, []
+        if queued:
+            self._ack_batches += 1
+            task = asyncio.create_task(self._ack_batch(queued), name="ians-pg-acks")
+            self._ack_tasks.add(task)
+            task.add_done_callback(self._ack_tasks.discard)
+
+    async def _ack_batch(self, queued: list[tuple[w.AckItem, asyncio.Future[AckResult]]]) -> None:
+        """The acknowledgements that came while the others were committing, as one
+        transaction (one WAL flush for all); if it fails, each alone."""
+        try:
+            items = [item for item, _ in queued]
+            try:
+                async with self._tx() as conn:
+                    results = await w.acknowledge_many(conn, items)
+                    await self.announce(conn, [
+                        r.chase for r in results if isinstance(r, AckResult) and not r.repeated
+                    ])  # fmt: skip
+            except Exception as exc:
+                if len(queued) == 1:
+                    results = [exc]  # type: ignore[list-item]
+                else:  # a deadlock with another node's batch, say: one by one
+                    for one in queued:
+                        await self._ack_batch([one])
+                    return
+            for (_, future), result in zip(queued, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+        finally:
+            self._ack_batches -= 1
+            if self._acks and self._ack_batches < ACK_BATCHES:
+                self._commit_acks()
 
     # --- timers ---------------------------------------------------------------------------
     async def pending_timers(self) -> list[tuple[datetime, int]]:
@@ -372,7 +465,7 @@ class PostgresStore(Store):
             )
             fired = await w.fire(conn, rows, now)
             await self._notify_due(conn, [f.chase for f in fired])
-            await self.publish(conn, [e for f in fired for e in f.events])
+            await self.announce(conn, [f.chase for f in fired])
         return fired
 
     async def fire_due(self, now: datetime, limit: int) -> list[Fired]:
@@ -381,13 +474,15 @@ class PostgresStore(Store):
         async with self._tx() as conn:
             rows = await conn.fetch(
                 f"{w.FIRE_COLUMNS} WHERE c.next_due_at <= $1 AND c.status = 'pending'"
-                " ORDER BY c.next_due_at LIMIT $2 FOR UPDATE OF c SKIP LOCKED",
+                f" AND {_NOT_RUN_ELSEWHERE} ORDER BY c.next_due_at LIMIT $2"
+                " FOR UPDATE OF c SKIP LOCKED",
                 to_us(now),
                 limit,
+                self.node,
             )
             fired = await w.fire(conn, rows, now)
             await self._notify_due(conn, [f.chase for f in fired])
-            await self.publish(conn, [e for f in fired for e in f.events])
+            await self.announce(conn, [f.chase for f in fired])
         return fired
 
     async def next_chase_due(self) -> datetime | None:
@@ -412,6 +507,61 @@ class PostgresStore(Store):
     async def add_exercise(self, exercise: Exercise) -> None:
         async with self._tx() as conn:
             await w.insert_exercise(conn, exercise)
+            await self._run_here(conn, exercise)
+
+    async def _run_here(self, conn: Conn, exercise: Exercise) -> None:
+        """This node runs the exercise it starts (a virtual one is complete when stored)."""
+        if exercise.clock != "virtual":
+            await conn.execute(
+                "INSERT INTO runners (exercise_id, node, until) VALUES ($1, $2, $3)",
+                exercise.id,
+                self.node,
+                to_us(exercise.wall_started_at) + self._lease_us,
+            )
+
+    async def claim_runs(self, now: datetime) -> tuple[list[str], list[str]]:
+        """Renew this node's runs for the lease; take up every run whose node let its lease
+        run out (or that has none), and drop the runs of ended exercises.
+
+        Returns (the exercises taken up now, the exercises of this node that ended).
+        """
+        us = to_us(now)
+        until = us + self._lease_us
+        async with self._tx() as conn:
+            await conn.execute("UPDATE runners SET until = $2 WHERE node = $1", self.node, until)
+            ended = await conn.fetch(  # this node's, or a dead node's
+                "DELETE FROM runners r USING exercises e WHERE e.id = r.exercise_id"
+                " AND e.state != 'running' AND (r.node = $1 OR r.until < $2)"
+                " RETURNING r.exercise_id, r.node",
+                self.node,
+                us,
+            )
+            taken = await conn.fetch(
+                "UPDATE runners SET node = $1, until = $2"
+                " WHERE exercise_id IN (SELECT r.exercise_id FROM runners r"
+                " JOIN exercises e ON e.id = r.exercise_id WHERE e.state = 'running'"
+                " AND r.until < $3 FOR UPDATE OF r SKIP LOCKED)"
+                " RETURNING exercise_id",
+                self.node,
+                until,
+                us,
+            )
+            orphans = await conn.fetch(
+                "INSERT INTO runners (exercise_id, node, until)"
+                " SELECT id, $1, $2 FROM exercises e"
+                " WHERE state = 'running' AND clock != 'virtual'"
+                " AND NOT EXISTS (SELECT 1 FROM runners r WHERE r.exercise_id = e.id)"
+                " ON CONFLICT DO NOTHING RETURNING exercise_id",
+                self.node,
+                until,
+            )
+        mine = [str(r[0]) for r in ended if r[1] == self.node]
+        return [str(r[0]) for r in [*taken, *orphans]], mine
+
+    async def runs_here(self) -> set[str]:
+        """The exercises this node holds the lease of."""
+        rows = await self._rows("SELECT exercise_id FROM runners WHERE node = $1", self.node)
+        return {str(r[0]) for r in rows}
 
     async def exercise(self, exercise_id: str) -> Exercise:
         rows = await self._rows(
@@ -517,6 +667,7 @@ class PostgresStore(Store):
     ) -> None:
         async with self._tx() as conn:
             await w.add_consultation(conn, consultation, invitations, responses)
+            await self._run_here(conn, consultation)
 
     async def invitations(self, consultation_id: str) -> list[Invitation]:
         rows = await self._rows(
@@ -624,7 +775,7 @@ class PostgresStore(Store):
                 " ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
                 f" RETURNING {NOTICE_COLUMNS}, next_attempt_at",
                 us,
-                us + round(self.lease.total_seconds() * 1_000_000),
+                us + self._lease_us,
                 limit,
             )
         rows = sorted(rows, key=lambda r: (r[-1], r[0]))
@@ -737,6 +888,13 @@ class PostgresStore(Store):
         value = await self._value("SELECT value FROM meta WHERE key = $1", key)
         return None if value is None else str(value)
 
+    async def meta_value_or(self, key: str, value: str) -> str:
+        async with self._tx() as conn:
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING", key, value
+            )
+            return str(await conn.fetchval("SELECT value FROM meta WHERE key = $1", key))
+
     async def set_meta_value(self, key: str, value: str) -> None:
         async with self._tx() as conn:
             await conn.execute(
@@ -758,13 +916,6 @@ def _text_checked() -> Iterator[None]:
         ) from None
 
 
-def _acknowledged(result: AckResult, message_id: str, poc: str) -> Event:
-    """The news of an acknowledgement, for live pages on the other nodes."""
-    detail = {"status": result.chase.status.value}
-    return Event(result.acknowledged_at, EventKind.ACKNOWLEDGED, message_id,
-                 result.chase.country, poc, None, detail)  # fmt: skip
-
-
 class Where:
     """A WHERE clause built from conditions with `{}` where each argument goes."""
 
@@ -780,6 +931,14 @@ class Where:
     @property
     def sql(self) -> str:
         return " AND ".join(self.parts) or "TRUE"
+
+
+# an exercise's chases are stepped by the node that runs it (its simulated PoCs answer
+# there), unless that node's lease ran out
+_NOT_RUN_ELSEWHERE = (
+    "(m.exercise_id IS NULL OR NOT EXISTS (SELECT 1 FROM runners r"
+    " WHERE r.exercise_id = m.exercise_id AND r.node != $3 AND r.until > $1))"
+)
 
 
 # the message was sent by the country, or reached one of its PoCs

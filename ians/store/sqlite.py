@@ -230,7 +230,8 @@ class SqliteStore(Store):
     ) -> AckResult:
         result: AckResult = await self._write(
             # `via` as its value: an enum member pickles through Python code (~1 us each way)
-            batches.acknowledge, (message_id, poc, now, note, simulated, via.value)
+            batches.acknowledge,
+            (message_id, poc, now, note, simulated, via.value),
         )
         return result
 

@@ -11,6 +11,7 @@ from ians.services import AppConfig, open_services
 from ians.sessions import Sessions
 from ians.settings import Settings
 from ians.web import render
+from ians.web.admin_pages import add_admin_pages
 from ians.web.dashboard import add_dashboard
 from ians.web.form_pages import add_form_pages
 from ians.web.http import MAX_BODY, errors_middleware
@@ -56,6 +57,7 @@ def create_app(config: AppConfig) -> web.Application:
     add_poc_pages(app)
     add_form_pages(app)
     add_dashboard(app)
+    add_admin_pages(app)
     spec = openapi()
 
     async def openapi_json(request: web.Request) -> web.Response:

@@ -52,7 +52,8 @@ async def dashboard(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     messages = [m for m in await store.list_messages(MessageQuery(RECENT)) if not m.simulated]
     blocks = [message_block(request.app, m, await store.chases(m.id)) for m in messages]
     running = await store.exercises("running")
-    context = viewer.context(title="Dashboard", blocks=blocks, exercises=running)
+    sent = request.query.get("sent")  # back from the send form
+    context = viewer.context(title="Dashboard", blocks=blocks, exercises=running, sent=sent)
     return page(request, "pages/dashboard.html", context)
 
 

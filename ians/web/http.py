@@ -24,6 +24,7 @@ from ians.errors import (
     UnsupportedMediaType,
 )
 from ians.web.keys import body_timeout_key
+from ians.web.render import problem_page
 from ians.wording import UNSEEN, located
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,20 @@ def error_response(status: int, code: str, message: str, details: list[Any]) -> 
     return web.json_response(body, status=status)
 
 
+def _for_people(request: web.Request) -> bool:
+    return not request.path.startswith("/api/") and "text/html" in request.headers.get(
+        "Accept", ""
+    )
+
+
+def page_for_status(request: web.Request, status: int) -> web.Response:
+    """An HTTP error on a page's path (no such page, a method it does not take), as a page."""
+    words = {404: "there is no such page", 405: f"{request.method} is not used on this page"}
+    error = IansError(words.get(status, "this request cannot be answered"))
+    error.status = status if status in (404, 405) else 400
+    return problem_page(request, error)
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Render every error as {"error": {code, message, details}}; never leak a traceback."""
@@ -183,6 +198,8 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
+        if _for_people(request):  # a browser on a page's path: a page, not JSON
+            return page_for_status(request, exc.status)
         code = _HTTP_CODES.get(exc.status, "http_error")
         message = exc.reason
         allow = exc.headers.get("Allow")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 import ians
 from ians.reports.render import media_type
 from ians.web.routes import ENDPOINTS, Endpoint
-from ians.web.views import ErrorBody
+from ians.web.views import ErrorBody, WebhookNotice
 
 _REF = "#/components/schemas/{model}"
 _ERRORS = {
@@ -37,9 +37,40 @@ _TEXT_BODIES = {
 }
 
 
+# what IANS POSTs to a PoC's registered webhook, signed as Standard Webhooks
+_WEBHOOK = {
+    "post": {
+        "summary": "A notice to a PoC's webhook: a message, a reminder, a consultation",
+        "description": "Headers webhook-id (the notice's id, the same on every retry),"
+        " webhook-timestamp (Unix seconds of the attempt) and webhook-signature (v1, and"
+        " the base64 of HMAC-SHA256 over id.timestamp.body with the PoC's secret).",
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": _REF.format(model="WebhookNotice")}},
+                "application/cap+xml": {
+                    "schema": {
+                        "type": "string",
+                        "description": "The message as a CAP 1.2 alert (webhook_format: cap);"
+                        " the acknowledgement link in the IANS-Ack-URL header",
+                    }
+                },
+            },
+        },
+        "responses": {
+            "2XX": {"description": "Delivered"},
+            "410": {"description": "Gone: the PoC's webhook is switched off"},
+            "429": {"description": "Tried again, no sooner than its Retry-After"},
+            "5XX": {"description": "Tried again, no sooner than its Retry-After"},
+        },
+    }
+}
+
+
 def openapi() -> dict[str, Any]:
     """The OpenAPI 3.1 description of every endpoint."""
-    models = {e.response for e in ENDPOINTS if e.response is not None} | {ErrorBody}
+    models: set[type[BaseModel]] = {e.response for e in ENDPOINTS if e.response is not None}
+    models |= {ErrorBody, WebhookNotice}
     _, defs = models_json_schema([(m, "serialization") for m in models], ref_template=_REF)
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
     paths: dict[str, Any] = {}
@@ -102,6 +133,7 @@ def openapi() -> dict[str, Any]:
             "description": "Industrial Accident Notification System simulator",
         },
         "paths": paths,
+        "webhooks": {"notice": _WEBHOOK},
         "components": {
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -42,6 +42,7 @@ _TITLES = {
     400: "Not recorded",
     403: "Not allowed",
     404: "Not found",
+    405: "Not allowed",
     409: "Not recorded",
     413: "Too large",
     422: "Please correct the form",
@@ -65,7 +66,13 @@ def setup(app: web.Application) -> None:
 
 
 # the menu of each kind of user: (label, path); a new page of theirs adds itself here
-ADMIN_NAV: list[tuple[str, str]] = [("Dashboard", "/dashboard")]
+ADMIN_NAV: list[tuple[str, str]] = [
+    ("Dashboard", "/dashboard"),
+    ("Send a message", "/send"),
+    ("Exercises", "/exercises"),
+    ("Consultations", "/consultations"),
+    ("Registry", "/registry"),
+]
 POC_NAV: list[tuple[str, str]] = [("Inbox", "/inbox"), ("Contact details", "/contact")]
 
 
@@ -85,12 +92,14 @@ def utc(at: datetime | None) -> str:
 
 
 @jinja2.pass_context
-def when(context: jinja2.runtime.Context, at: datetime | None) -> Markup:
+def when(
+    context: jinja2.runtime.Context, at: datetime | None, zone: ZoneInfo | None = None
+) -> Markup:
     """A time in UTC and, for a PoC, in its country's time: `2026-11-27 09:00 UTC (10:00
-    Belgrade time)`, in a <time> element."""
+    Belgrade time)`, in a <time> element. `zone`: another time zone than the viewer's."""
     if at is None:
         return Markup("")
-    zone: ZoneInfo | None = context.get("zone")
+    zone = zone or context.get("zone")
     at = at.astimezone(UTC)
     text = utc(at)
     if zone is not None:

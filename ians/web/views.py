@@ -165,6 +165,32 @@ class MessageOut(_View):
         return cls(**_message_fields(message))
 
 
+class WebhookMessage(_View):
+    message: MessageOut
+    ack_url: str = Field(description="POST it to acknowledge as this PoC (`via: webhook`)")
+
+
+class WebhookConsultationInfo(_View):
+    id: str
+    name: str
+    deadline: datetime
+    url: str = Field(description="The consultation: GET it, POST answers to its /responses")
+
+
+class WebhookConsultation(_View):
+    consultation: WebhookConsultationInfo
+    reminder: bool
+
+
+class WebhookNotice(_View):
+    """The JSON body of a webhook notice (the channel builds it as bytes; the tests check
+    what it sends against this model)."""
+
+    type: Literal["message", "reminder", "consultation"]
+    timestamp: datetime = Field(description="When the notice was made; the same on retries")
+    data: WebhookMessage | WebhookConsultation
+
+
 class MessageView(MessageOut):
     """A message with, per recipient country, where its chase stands."""
 

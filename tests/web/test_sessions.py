@@ -217,3 +217,16 @@ async def test_the_admin_has_no_inbox_page(api: Api) -> None:
     await sign_in(api, ADMIN_TOKEN)
     page = await api.client.get("/inbox")
     assert page.status == 403 and "point of contact" in await page.text()
+
+
+async def test_a_browser_asking_for_no_such_page_gets_a_page(api: Api) -> None:
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    page = await api.client.get("/no-such-page", headers=html)
+    assert page.status == 404 and page.content_type == "text/html"
+    assert "there is no such page" in await page.text()
+    wrong = await api.client.put("/inbox", headers=html)
+    assert wrong.status == 405 and "PUT is not used" in await wrong.text()
+    # the API, and a program on any path, still get JSON
+    api_404 = await api.client.get("/api/nothing", headers=html)
+    assert api_404.content_type == "application/json"
+    assert (await api.client.get("/no-such-page")).content_type == "application/json"
