@@ -16,7 +16,15 @@ from collections.abc import Sequence
 from ians.errors import InvalidInput
 from ians.reports.facts import ExerciseFacts
 from ians.reports.history import History, Measure
-from ians.reports.model import AckSeconds, Finding, Findings, Indicator, RecipientRow, Report
+from ians.reports.model import (
+    AckSeconds,
+    Finding,
+    Findings,
+    Indicator,
+    IndicatorCount,
+    RecipientRow,
+    Report,
+)
 from ians.reports.page import (
     Figure_,
     Names,
@@ -162,7 +170,7 @@ def _summary(report: Report) -> Table:
     )
 
 
-def _indicator_cell(i: Indicator) -> str:
+def _indicator_cell(i: Indicator | IndicatorCount) -> str:
     if i.rate is None:
         return "—"
     return f"{i.value}/{i.of} ({i.rate * 100:.0f}%)"

@@ -171,9 +171,7 @@ def error_response(status: int, code: str, message: str, details: list[Any]) -> 
 
 
 def _for_people(request: web.Request) -> bool:
-    return not request.path.startswith("/api/") and "text/html" in request.headers.get(
-        "Accept", ""
-    )
+    return not request.path.startswith("/api/") and "text/html" in request.headers.get("Accept", "")
 
 
 def page_for_status(request: web.Request, status: int) -> web.Response:
