@@ -14,7 +14,7 @@ Then the history: 100 such exercises (by default of 100 countries each, a month 
 `report_history` in a fresh process per format, against building the 100 reports alone.
 
     .venv/bin/python bench/report.py [--countries 1000] [--history 100]
-        [--history-countries 100]
+        [--history-countries 100] [--formats json,csv,md,html,pdf] [--timeout 900]
 """
 
 from __future__ import annotations
@@ -137,9 +137,12 @@ def one_report(db: Path, exercise_id: str, fmt: str, countries: int) -> None:
         charts(report, found, Names.of(registry))
         floor_s, floor = time.perf_counter() - began, "the three charts alone"
     elif fmt == "pdf":
+        from ians.reports.charts import charts
         from ians.reports.pdf import pdf_of
+        from ians.reports.render import printed_html
 
-        html = render(report, found, "html", Names.of(registry)).decode()
+        names = Names.of(registry)
+        html = printed_html(report, names, charts(report, found, names))
         began = time.perf_counter()
         pdf_of(html)
         floor_s, floor = time.perf_counter() - began, "WeasyPrint's layout of the html alone"
@@ -201,10 +204,18 @@ def one_history(db: Path, fmt: str, countries: int) -> None:
     )
 
 
-def child(*args: str) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, __file__, *args], check=True, capture_output=True, text=True, timeout=900
-    )
+def child(*args: str, timeout: float = 900) -> dict[str, object] | None:
+    """What a fresh process of this script printed; None if it took over `timeout` s."""
+    try:
+        done = subprocess.run(
+            [sys.executable, __file__, *args],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return None
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -214,6 +225,9 @@ def main() -> None:
     parser.add_argument("--countries", type=int, default=1000)
     parser.add_argument("--history", type=int, default=100)
     parser.add_argument("--history-countries", type=int, default=100)
+    parser.add_argument("--formats", default=",".join(FORMATS), help="comma-separated")
+    parser.add_argument("--timeout", type=float, default=900, help="s per format")
+    parser.add_argument("--only", choices=["report", "history"], help="one half only")
     parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)  # db, id, fmt, countries
     parser.add_argument("--one-history", nargs=3, help=argparse.SUPPRESS)  # db, fmt, countries
     args = parser.parse_args()
@@ -226,6 +240,15 @@ def main() -> None:
 
     banner("reports")
     print(f"   load average at the start: {os.getloadavg()[0]:.2f}")
+    if args.only != "history":
+        report_formats(args)
+    if args.only != "report":
+        history_formats(args)
+    # each format runs in a child process: the machine's load says how quiet it was
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (2 cores)")
+
+
+def report_formats(args: argparse.Namespace) -> None:
     db = tmp_db("report")
     began = time.perf_counter()
     [exercise_id] = asyncio.run(store_exercises(db, args.countries, 1))
@@ -237,8 +260,11 @@ def main() -> None:
         "format   rows   read s  build s  render s   total s    bytes   peak MiB"
         "   floor (same process)"
     )
-    for fmt in FORMATS:
-        r = child("--one", str(db), exercise_id, fmt, str(args.countries))
+    for fmt in args.formats.split(","):
+        r = child("--one", str(db), exercise_id, fmt, str(args.countries), timeout=args.timeout)
+        if r is None:
+            print(f"{fmt:6} did not finish in {args.timeout:.0f} s")
+            continue
         total = float(r["read_s"]) + float(r["build_s"]) + float(r["render_s"])  # type: ignore[arg-type]
         floor = "" if r["floor_s"] is None else f"{r['floor_s']:.2f} s: {r['floor']}"
         print(
@@ -246,6 +272,8 @@ def main() -> None:
             f" {r['render_s']:9.2f} {total:9.2f} {r['bytes']:9,} {r['peak_mb']:9.0f}   {floor}"
         )
 
+
+def history_formats(args: argparse.Namespace) -> None:
     hdb = tmp_db("history")
     began = time.perf_counter()
     asyncio.run(store_exercises(hdb, args.history_countries, args.history))
@@ -254,15 +282,16 @@ def main() -> None:
         f" 5 injects, a month apart; stored in {time.perf_counter() - began:.1f} s"
     )
     print("format  exercises   lines  history s  render s      bytes  peak MiB   floor")
-    for fmt in ("json", "csv", "md", "html", "pdf"):
-        h = child("--one-history", str(hdb), fmt, str(args.history_countries))
+    for fmt in args.formats.split(","):
+        h = child("--one-history", str(hdb), fmt, str(args.history_countries), timeout=args.timeout)
+        if h is None:
+            print(f"{fmt:6} did not finish in {args.timeout:.0f} s")
+            continue
         print(
             f"{fmt:6} {h['exercises']:10,} {h['lines']:7,} {h['history_s']:10.2f}"
             f" {h['render_s']:9.2f} {h['bytes']:10,} {h['peak_mb']:9.0f}"
             f"   {h['floor_s']:.2f} s: the {h['exercises']} reports built alone"
         )
-    # each format runs in a child process: the machine's load says how quiet it was
-    print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (2 cores)")
 
 
 if __name__ == "__main__":

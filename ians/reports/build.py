@@ -22,6 +22,7 @@ from ians.reports.model import (
     Finding,
     Findings,
     Indicator,
+    IndicatorCount,
     RecipientRow,
     Report,
     Summary,
@@ -284,5 +285,8 @@ def _country(country: str, checked: Sequence[Checked]) -> CountryResult:
         within_target=sum(r.within_target for r in rows),
         ack_seconds=_ack_seconds(rows),
         reached=sum(r.reached for r in rows),
-        indicators=_indicators(checked),
+        indicators=[
+            IndicatorCount(id=i.id, value=i.value, of=i.of, rate=i.rate)
+            for i in _indicators(checked)
+        ],
     )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from ians.domain.contacts import Registry
 from ians.reports.build import build_report
 from ians.reports.indicators import DEFINITIONS
-from ians.reports.model import Indicator, Report, Seconds, Time
+from ians.reports.model import Indicator, IndicatorCount, Report, Seconds, Time
 from ians.store import Store
 
 
@@ -69,7 +69,7 @@ class History(_Part):
     by_country: list[CountryTrend]  # oldest exercise first, then by country
 
 
-def _measures(indicators: Sequence[Indicator]) -> list[Measure]:
+def _measures(indicators: Sequence[Indicator | IndicatorCount]) -> list[Measure]:
     return [Measure(id=i.id, value=i.value, of=i.of, rate=i.rate) for i in indicators]
 
 

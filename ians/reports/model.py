@@ -75,6 +75,15 @@ class Indicator(_Part):
     rate: Rate | None  # value / of; None when it applies to no row
 
 
+class IndicatorCount(_Part):
+    """An indicator of one country: `value` rows of `of` (the words are in the summary's)."""
+
+    id: str
+    value: int
+    of: int
+    rate: Rate | None
+
+
 class Summary(_Part):
     recipients: int
     acknowledged: int
@@ -95,7 +104,7 @@ class CountryResult(_Part):
     within_target: int
     ack_seconds: AckSeconds
     reached: int = 0
-    indicators: list[Indicator] = []
+    indicators: list[IndicatorCount] = []
 
 
 class RecipientRow(_Part):

@@ -16,7 +16,15 @@ from collections.abc import Sequence
 from ians.errors import InvalidInput
 from ians.reports.facts import ExerciseFacts
 from ians.reports.history import History, Measure
-from ians.reports.model import AckSeconds, Finding, Findings, Indicator, RecipientRow, Report
+from ians.reports.model import (
+    AckSeconds,
+    Finding,
+    Findings,
+    Indicator,
+    IndicatorCount,
+    RecipientRow,
+    Report,
+)
 from ians.reports.page import (
     Figure_,
     Names,
@@ -71,7 +79,7 @@ def render(report: Report, facts: ExerciseFacts, fmt: str, names: Names | None =
 
     figures = charts(report, facts, names)
     if fmt == "pdf":
-        return pdf_of(_html(report, names, figures, printed=True))
+        return pdf_of(printed_html(report, names, figures))
     return _html(report, names, figures).encode()
 
 
@@ -162,7 +170,7 @@ def _summary(report: Report) -> Table:
     )
 
 
-def _indicator_cell(i: Indicator) -> str:
+def _indicator_cell(i: Indicator | IndicatorCount) -> str:
     if i.rate is None:
         return "—"
     return f"{i.value}/{i.of} ({i.rate * 100:.0f}%)"
@@ -401,6 +409,11 @@ def _all_recipients(report: Report) -> str:
     table = Table(f"All recipients ({len(rows)})", headers, rows, numeric=numeric)
     inner = html_table(table, heading="h3").removeprefix("<section>").removesuffix("</section>")
     return f"<details><summary>All recipients ({len(rows)})</summary>{inner}</details>"
+
+
+def printed_html(report: Report, names: Names, figures: Sequence[Figure_]) -> str:
+    """The page the PDF is laid out from."""
+    return _html(report, names, figures, printed=True)
 
 
 def _html(report: Report, names: Names, figures: Sequence[Figure_], printed: bool = False) -> str:
