@@ -4,9 +4,12 @@ link by e-mail, and the link opening a session (the e-mail through a real SMTP s
 from __future__ import annotations
 
 from tests.conftest import Api
+from tests.email_fixtures import EMAIL_REGISTRY
 from tests.smtp_sink import SmtpSink
-from tests.test_signin_links import api, link_in, registry, sink  # noqa: F401 (fixtures)
+from tests.test_signin_links import api, link_in  # noqa: F401 (api: the fixture)
 from tests.web.test_sessions import FORM_TOKEN
+
+REGISTRY = EMAIL_REGISTRY  # what the `registry` fixture loads (tests/conftest.py)
 
 
 async def ask_by_form(api: Api, email: str) -> tuple[int, str]:  # noqa: F811 (the fixture)
@@ -21,7 +24,7 @@ async def ask_by_form(api: Api, email: str) -> tuple[int, str]:  # noqa: F811 (t
 
 async def test_the_form_sends_a_link_that_opens_a_session(
     api: Api,  # noqa: F811
-    sink: SmtpSink,  # noqa: F811
+    sink: SmtpSink,
 ) -> None:
     for address in ("nobody@nowhere.example", "ian@hun.example"):
         status, text = await ask_by_form(api, address)
