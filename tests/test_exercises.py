@@ -371,7 +371,9 @@ async def test_the_report_comes_in_every_format(make_api: AppFactory, exact: Reg
     assert "Danube ammonia release" in pages["md"] and "<svg" in pages["html"]
     assert "| HUN Hungary |" in pages["md"]  # countries named from the server's registry
     assert json.loads(pages["json"])["exercise"]["state"] == "completed"
-    await api.json("GET", f"/api/exercises/{created['id']}/report?format=pdf", status=422)
+    pdf = await api.call("GET", f"/api/exercises/{created['id']}/report?format=pdf")
+    assert pdf.content_type == "application/pdf" and (await pdf.read()).startswith(b"%PDF-")
+    await api.json("GET", f"/api/exercises/{created['id']}/report?format=docx", status=422)
 
 
 async def test_an_exercise_that_no_longer_fits_the_registry_is_stopped_at_start(
