@@ -31,8 +31,13 @@ figure svg { width: 100%; height: auto; max-height: 225mm; }
 
 def pdf_of(html: str) -> bytes:
     """`html` (a page of ians/reports/page.py with its running header) as an A4 PDF."""
+    import logging
+
     from weasyprint import CSS, HTML
 
+    # its CSS parser warns of each SVG presentation property (fill, stroke…) that its SVG
+    # renderer then draws anyway: a line per property per chart, nothing to act on
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
     pdf: bytes = HTML(string=html).write_pdf(stylesheets=[CSS(string=PRINT_CSS)])
     return pdf
 
