@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -16,6 +14,7 @@ from ians.channels.compose import (
     render_consultation,
 )
 from ians.channels.config import EmailConfig
+from ians.channels.renderings import Renderings
 from ians.channels.smtp import SmtpSender
 from ians.clock import Clock
 from ians.domain.contacts import Registry
@@ -26,7 +25,6 @@ from ians.store import Store
 ConsultationInfo = Callable[[str], Awaitable[tuple[str, datetime]]]
 """A consultation's name and deadline, by its id."""
 
-_RENDERED = 64  # messages whose e-mail is kept rendered: a burst is of a few
 Prepared = tuple[Rendered, datetime | None, str]  # the e-mail, the give-up, the mode
 
 
@@ -51,9 +49,7 @@ class EmailChannel:
         self._consultation = consultation
         self._attachments = attachments  # the hook where CAP 1.2 (`<id>.cap.xml`) plugs in
         self.sender = SmtpSender(config)
-        # a message's e-mail, rendered once for all its notices of a burst (they all await
-        # the same task: the first to ask renders it)
-        self._rendered: OrderedDict[tuple[str, bool], asyncio.Task[Prepared]] = OrderedDict()
+        self._rendered = Renderings(self._prepare)  # a message's e-mail, once for a burst
         address = config.reply_address
         self._plus = f"{address.username}+{{}}@{address.domain}"
 
@@ -71,7 +67,7 @@ class EmailChannel:
         poc = self._registry.pocs.get(notice.poc)
         if poc is None or not poc.email:
             return Answer(False, f"{notice.poc} has no e-mail address in the registry", True)
-        rendered, give_up_at, mode = await self._render(notice)
+        rendered, give_up_at, mode = await self._rendered.of(notice)
         link = None
         if give_up_at is not None:
             link = self._links.ack_url(notice.message_id, notice.poc, give_up_at)
@@ -96,18 +92,6 @@ class EmailChannel:
 
     async def close(self) -> None:
         await self.sender.close()
-
-    async def _render(self, notice: OutboxNotice) -> Prepared:
-        key = (notice.message_id, notice.kind == "reminder")
-        task = self._rendered.get(key)
-        if task is None or (task.done() and task.exception() is not None):
-            task = asyncio.ensure_future(self._prepare(*key))
-            self._rendered[key] = task
-            if len(self._rendered) > _RENDERED:
-                self._rendered.popitem(last=False)
-        else:
-            self._rendered.move_to_end(key)
-        return await asyncio.shield(task)
 
     async def _prepare(self, message_id: str, reminder: bool) -> Prepared:
         key = (message_id, reminder)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -22,6 +21,7 @@ import aiohttp
 from ians.cap import MEDIA_TYPE as CAP_MEDIA_TYPE
 from ians.cap import message_cap
 from ians.channels.email import ConsultationInfo
+from ians.channels.renderings import Renderings
 from ians.clock import Clock
 from ians.domain.chase import Via
 from ians.domain.contacts import Registry, WebhookFormat
@@ -43,7 +43,6 @@ from ians.web.views import MessageOut
 log = logging.getLogger(__name__)
 
 CONNECTIONS = 64  # open connections the channel keeps to all receivers together
-_RENDERED = 64  # messages whose body is kept rendered: a burst is of a few
 _ANSWER_BYTES = 200  # of a receiver's answer, kept with the attempt
 JSON_MEDIA_TYPE = "application/json"
 ACK_URL_HEADER = "IANS-Ack-URL"  # beside a CAP body, which has no place for it
@@ -89,7 +88,7 @@ class WebhookChannel:
         # requests wait here rather than in the connector's queue: cheaper for a burst of
         # a thousand notices over CONNECTIONS connections
         self._slots = asyncio.Semaphore(CONNECTIONS)
-        self._rendered: OrderedDict[tuple[str, bool], asyncio.Task[Prepared]] = OrderedDict()
+        self._rendered = Renderings(self._render)  # a message's body, once for a burst
 
     async def load(self) -> list[str]:
         """Read the secrets and the switched-off webhooks; the PoCs to queue notices for
@@ -142,7 +141,7 @@ class WebhookChannel:
             return Answer(False, f"{poc.id} has no webhook secret", True)
         if poc.id in self.disabled_at:
             return Answer(False, f"the webhook of {poc.id} is off (it answered 410)", True)
-        prepared = await self._prepare(notice)
+        prepared = await self._rendered.of(notice)
         link = None
         if prepared.give_up_at is not None:
             link = self._links.ack_url(notice.message_id, poc.id, prepared.give_up_at, Via.WEBHOOK)
@@ -209,18 +208,6 @@ class WebhookChannel:
         if 300 <= status < 400:
             text += " (redirects are not followed: register the URL it points to)"
         return Answer(False, text, True)
-
-    async def _prepare(self, notice: OutboxNotice) -> Prepared:
-        key = (notice.message_id, notice.kind == "reminder")
-        task = self._rendered.get(key)
-        if task is None or (task.done() and task.exception() is not None):
-            task = asyncio.ensure_future(self._render(*key))
-            self._rendered[key] = task
-            if len(self._rendered) > _RENDERED:
-                self._rendered.popitem(last=False)
-        else:
-            self._rendered.move_to_end(key)
-        return await asyncio.shield(task)
 
     async def _render(self, message_id: str, reminder: bool) -> Prepared:
         message = await self._store.find_message(message_id)
