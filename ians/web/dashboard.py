@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -104,6 +105,22 @@ class Rendered:
 @guarded("admin")
 async def live_stream(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     rendered = request.app[_rendered_key]
+
+    async def events(batches: list[tuple[Change, ...]]) -> bytes:
+        return b"".join(rendered.batch(request.app, b) for b in batches)
+
+    return await event_stream(request, events)
+
+
+Events = Callable[[list[tuple[Change, ...]]], Awaitable[bytes]]
+"""What a page's stream makes of the batches of changes that came together (b"": none)."""
+
+
+async def event_stream(request: web.Request, events: Events) -> web.StreamResponse:
+    """Server-Sent Events fed by the live bus: the batches waiting are handed to `events`
+    together and what it makes of them written at once; a comment every KEEPALIVE seconds
+    of quiet. Ends when the browser goes, or when its watch fell behind and was dropped
+    (the page reconnects and shows the state afresh)."""
     live = request.app[tracker_key].live
     response = web.StreamResponse(
         headers={
@@ -119,19 +136,20 @@ async def live_stream(request: web.Request, viewer: Viewer) -> web.StreamRespons
         while not watch.lagged:
             try:
                 async with asyncio.timeout(KEEPALIVE):
-                    batch = await watch.queue.get()
+                    batches = [await watch.queue.get()]
             except TimeoutError:
                 await response.write(b": still here\n\n")
                 continue
             if watch.lagged:
                 break
             # batches that queued up meanwhile go in the same write
-            data, count = [rendered.batch(request.app, batch)], len(batch)
+            count = len(batches[0])
             while count < _BATCH and not watch.queue.empty():
-                more = watch.queue.get_nowait()
-                data.append(rendered.batch(request.app, more))
-                count += len(more)
-            await response.write(data[0] if len(data) == 1 else b"".join(data))
+                batches.append(watch.queue.get_nowait())
+                count += len(batches[-1])
+            data = await events(batches)
+            if data:
+                await response.write(data)
     except ConnectionResetError:
         pass  # the browser went away
     finally:

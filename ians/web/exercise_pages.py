@@ -10,8 +10,6 @@ page is in ians/web/consultation_pages.py.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,7 @@ from ians.reports.render import FORMATS
 from ians.scenarios.loader import KINDS
 from ians.store import MessageQuery
 from ians.web.browser import Viewer, guarded, see_other
-from ians.web.dashboard import KEEPALIVE, Rendered, message_block, sse
+from ians.web.dashboard import Rendered, event_stream, message_block, sse
 from ians.web.http import QueryParams, invalid_input
 from ians.web.keys import exercises_key, registry_key, tracker_key
 from ians.web.lists import STATES, exercises_page
@@ -337,37 +335,15 @@ async def live_stream(request: web.Request, viewer: Viewer) -> web.StreamRespons
     store = request.app[tracker_key].store
     ours = {m.id for m in await store.list_messages(MessageQuery(limit=1000, exercise=exercise_id))}
     rendered = request.app[_rendered_key]
-    live = request.app[tracker_key].live
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",
-        }
-    )
-    watch = live.watch()
-    try:
-        await response.prepare(request)
-        await response.write(b"retry: 2000\n\n")
-        while not watch.lagged:
-            try:
-                async with asyncio.timeout(KEEPALIVE):
-                    batch = await watch.queue.get()
-            except TimeoutError:
-                await response.write(b": still here\n\n")
-                continue
-            changes = [c for c in batch if _concerns(c, exercise_id, ours)]
-            if watch.lagged or not changes:
-                continue
-            data = b"".join(rendered.of(request.app, c) for c in changes)
-            await response.write(data + await _progress_event(request, exercise_id))
-    except ConnectionResetError:
-        pass
-    finally:
-        live.unwatch(watch)
-    with contextlib.suppress(ConnectionResetError):
-        await response.write_eof()
-    return response
+
+    async def events(batches: list[tuple[Change, ...]]) -> bytes:
+        changes = [c for b in batches for c in b if _concerns(c, exercise_id, ours)]
+        if not changes:
+            return b""
+        data = b"".join(rendered.of(request.app, c) for c in changes)
+        return data + await _progress_event(request, exercise_id)
+
+    return await event_stream(request, events)
 
 
 def _concerns(change: Change, exercise_id: str, ours: set[str]) -> bool:
