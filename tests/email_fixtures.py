@@ -43,6 +43,26 @@ countries:
     points_of_contact:
       - {id: aut-1, roles: [notification, assistance]}
 """
+EMAIL_DRILL = """\
+kind: drill
+name: Danube drill by e-mail
+mode: exercise
+participants: [SRB, HUN, ROU, AUT]
+policy: {ack_within: 30m, reminders: [10m], escalate_every: 20m, give_up_after: 2h}
+injects:
+  - id: ew1
+    at: 0m
+    type: early_warning
+    from: SRB
+    to: [HUN, ROU, AUT]
+    content:
+      event_type: release
+      occurred_at: start
+      location: {name: Pančevo, lat: 44.87, lon: 20.64}
+"""
+"""One early warning to three countries of EMAIL_REGISTRY, one of them (AUT) without an
+e-mail address."""
+
 PUBLIC_URL = "http://ians.test"
 RETRIES = (timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5))
 

@@ -7,27 +7,8 @@ from datetime import timedelta
 
 from ians.clock import ManualClock
 from tests.conftest import AppFactory
-from tests.email_fixtures import EMAIL_REGISTRY, ack_link, channels, services, settle
+from tests.email_fixtures import EMAIL_DRILL, EMAIL_REGISTRY, ack_link, channels, services, settle
 from tests.smtp_sink import SmtpSink
-
-DRILL = """\
-kind: drill
-name: Danube drill by e-mail
-mode: exercise
-participants: [SRB, HUN, ROU, AUT]
-policy: {ack_within: 30m, reminders: [10m], escalate_every: 20m, give_up_after: 2h}
-injects:
-  - id: ew1
-    at: 0m
-    type: early_warning
-    from: SRB
-    to: [HUN, ROU, AUT]
-    content:
-      event_type: release
-      occurred_at: start
-      location: {name: Pančevo, lat: 44.87, lon: 20.64}
-"""
-
 
 REGISTRY = EMAIL_REGISTRY  # what the `registry` fixture loads (tests/conftest.py)
 
@@ -39,7 +20,7 @@ async def test_a_scaled_drill_runs_the_whole_loop_with_simulated_pocs_replying(
     created = await api.json(
         "POST",
         "/api/exercises",
-        json={"scenario": DRILL, "speed": 60, "simulate": ["HUN", "AUT"], "seed": 3},
+        json={"scenario": EMAIL_DRILL, "speed": 60, "simulate": ["HUN", "AUT"], "seed": 3},
         status=201,
     )
     await settle(api)

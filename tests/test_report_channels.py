@@ -9,6 +9,7 @@ from datetime import timedelta
 from ians.clock import ManualClock
 from tests.conftest import AppFactory
 from tests.email_fixtures import (
+    EMAIL_DRILL,
     EMAIL_REGISTRY,
     ack_link,
     channels,
@@ -20,25 +21,6 @@ from tests.email_fixtures import (
 from tests.smtp_sink import SmtpSink
 from tests.test_email_in import bounce
 
-DRILL = """\
-kind: drill
-name: Channels drill
-mode: exercise
-participants: [SRB, HUN, ROU, AUT]
-policy: {ack_within: 30m, reminders: [10m], escalate_every: 20m, give_up_after: 2h}
-injects:
-  - id: ew1
-    at: 0m
-    type: early_warning
-    from: SRB
-    to: [HUN, ROU, AUT]
-    content:
-      event_type: release
-      occurred_at: start
-      location: {name: Pančevo, lat: 44.87, lon: 20.64}
-"""
-
-
 REGISTRY = EMAIL_REGISTRY  # what the `registry` fixture loads (tests/conftest.py)
 
 
@@ -48,7 +30,7 @@ async def test_the_report_of_a_drill_with_a_bounce_an_auto_reply_a_reply_a_link_
     api = await make_api(delivery=channels(sink.port, inbound_port=0))
     port = services(api).inbound_port
     assert port is not None
-    created = await api.json("POST", "/api/exercises", json={"scenario": DRILL}, status=201)
+    created = await api.json("POST", "/api/exercises", json={"scenario": EMAIL_DRILL}, status=201)
     await settle(api)
     mails = {m.rcpt_tos[0]: m.message for m in await sink.wait_for(2)}
     hun, rou = mails["ian@hun.example"], mails["ian@rou.example"]
