@@ -5,15 +5,15 @@ use (it is slow to import); what each chart shows is worked out first by plain f
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ians.domain.chase import EventKind
+from ians.domain.chase import Chase, EventKind
 from ians.domain.exercise import settled_at
 from ians.reports.facts import ExerciseFacts
 from ians.reports.history import History
-from ians.reports.model import Report
+from ians.reports.model import CountryResult, Report
 from ians.reports.page import Figure_, Names, chart_style, new_figure, note, span, svg, when
 from ians.reports.stats import KaplanMeier, kaplan_meier
 
@@ -72,6 +72,104 @@ def charts(report: Report, facts: ExerciseFacts, names: Names) -> list[Figure_]:
             "timeline": _timeline_chart(report, facts, names),
         }
         return [svg(key, _CAPTIONS[key], fig) for key, fig in figures.items()]
+
+
+PRINTED_BARS = 30  # countries per page of a per-country bar chart in the PDF
+PRINTED_LANES = 40  # swim lanes per page of the PDF's timeline, readable at A4
+PRINTED_COUNTRIES = 60  # countries drawn in the PDF's bar charts at most; the rest: tables
+PRINTED_TIMELINE = 24  # countries drawn in the PDF's swim lanes at most
+
+
+def printed_charts(report: Report, facts: ExerciseFacts, names: Names) -> list[Figure_]:
+    """The charts of the PDF: those of `charts`, each per-country chart cut into pages an
+    A4 sheet shows at a readable size. With more countries than PRINTED_COUNTRIES (bars) or
+    PRINTED_TIMELINE (swim lanes), those charts draw the countries needing most attention
+    (`attention`) and their captions say so and where every other country's figures are
+    (the tables by country, which hold them all)."""
+    by_time = _one_each(report)
+    country_key = "by-country-time" if by_time else "by-country"
+    order = attention(report)
+    with chart_style():
+        out = [svg("ack-times", _CAPTIONS["ack-times"], _ack_time_chart(report))]
+        shown = _drawn(report, order, PRINTED_COUNTRIES)
+        for i in range(0, len(shown), PRINTED_BARS):
+            page = report.model_copy(update={"by_country": shown[i : i + PRINTED_BARS]})
+            fig = _country_time_chart(page, names) if by_time else _country_chart(page, names)
+            caption = _CAPTIONS[country_key] + _part(i, len(shown), PRINTED_BARS, report, shown)
+            out.append(svg(f"{country_key}-{i // PRINTED_BARS}", caption, fig))
+        drawn = {c.country for c in _drawn(report, order, PRINTED_TIMELINE)}
+        pages = _lane_pages([c for c in facts.chases if c.country in drawn])
+        for n, page_countries in enumerate(pages):
+            chases = [c for c in facts.chases if c.country in page_countries]
+            fig = _timeline_chart(report, replace(facts, chases=chases), names)
+            caption = _CAPTIONS["timeline"]
+            if len(pages) > 1:
+                caption += f" Part {n + 1} of {len(pages)}."
+            if n == 0 and len(drawn) < len(report.by_country):
+                caption += _not_drawn(len(drawn), len(report.by_country))
+            out.append(svg(f"timeline-{n}", caption, fig))
+        if not pages:  # no message sent: the chart says so
+            fig = _timeline_chart(report, facts, names)
+            out.append(svg("timeline", _CAPTIONS["timeline"], fig))
+        return out
+
+
+def attention(report: Report) -> list[str]:
+    """The countries, those needing most attention first: most rows never acknowledged,
+    then most acknowledged late, then the slowest acknowledgement; ties by code."""
+    return [
+        c.country
+        for c in sorted(
+            report.by_country,
+            key=lambda c: (
+                -(c.recipients - c.acknowledged),
+                -(c.acknowledged - c.within_target),
+                -(c.ack_seconds.max or 0.0),
+                c.country,
+            ),
+        )
+    ]
+
+
+def _drawn(report: Report, order: list[str], most: int) -> list[CountryResult]:
+    """The first `most` countries of `order`, in the report's (code) order."""
+    chosen = set(order[:most])
+    return [c for c in report.by_country if c.country in chosen]
+
+
+def _not_drawn(drawn: int, countries: int) -> str:
+    return (
+        f" Drawn for {drawn} of the {countries} countries, those needing most attention"
+        " (most never acknowledged, then most late, then the slowest), in code order; the"
+        f" other {countries - drawn} countries' figures are in the tables By country and"
+        " Indicators by country, and every row's times in the csv or json report."
+    )
+
+
+def _part(i: int, shown: int, per_page: int, report: Report, drawn: list[CountryResult]) -> str:
+    pages = -(-shown // per_page)
+    text = f" Part {i // per_page + 1} of {pages}." if pages > 1 else ""
+    if i == 0 and len(drawn) < len(report.by_country):
+        text += _not_drawn(len(drawn), len(report.by_country))
+    return text
+
+
+def _lane_pages(chases: Sequence[Chase]) -> list[set[str]]:
+    """The countries of each page of swim lanes, in code order: whole countries, at most
+    PRINTED_LANES lanes a page (a country with more has a page of its own)."""
+    lanes: dict[str, set[str]] = {}
+    for c in chases:
+        lanes.setdefault(c.country, set()).add(c.message_id)
+    pages: list[set[str]] = []
+    count = 0
+    for country in sorted(lanes):
+        n = len(lanes[country])
+        if not pages or count + n > PRINTED_LANES:
+            pages.append(set())
+            count = 0
+        pages[-1].add(country)
+        count += n
+    return pages
 
 
 def _unit(seconds: float) -> tuple[float, str]:

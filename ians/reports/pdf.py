@@ -25,6 +25,9 @@ table { width: 100%; font-size: 8pt; }
 thead { display: table-header-group; }
 tr { break-inside: avoid; }
 figure { break-inside: avoid; margin: 6mm 0; }
+pre.listing { font: 7.5pt/1.25 "DejaVu Sans Mono", monospace; margin: 0 0 3mm;
+  break-inside: avoid; white-space: pre; }
+div.listed { break-inside: avoid; }
 figure svg { width: 100%; height: auto; max-height: 225mm; }
 """
 

@@ -33,6 +33,7 @@ from ians.reports.page import (
     html_figures,
     html_table,
     markdown,
+    printed_table,
     span,
     when,
 )
@@ -75,12 +76,11 @@ def render(report: Report, facts: ExerciseFacts, fmt: str, names: Names | None =
         return _csv(report).encode()
     if fmt == "md":
         return _markdown(report, names).encode()
-    from ians.reports.charts import charts  # matplotlib: only for html
+    from ians.reports.charts import charts, printed_charts  # matplotlib: html and pdf only
 
-    figures = charts(report, facts, names)
     if fmt == "pdf":
-        return pdf_of(printed_html(report, names, figures))
-    return _html(report, names, figures).encode()
+        return pdf_of(printed_html(report, names, printed_charts(report, facts, names)))
+    return _html(report, names, charts(report, facts, names)).encode()
 
 
 def _check(fmt: str) -> None:
@@ -420,10 +420,11 @@ def _html(report: Report, names: Names, figures: Sequence[Figure_], printed: boo
     """The html page; `printed` (for the PDF): a running header, and no table of every
     row (the csv is that table)."""
     tables = _people_tables(report, names)
+    table = printed_table if printed else html_table
     body = (
-        "".join(html_table(t) for t in tables[:_LEADING])
+        "".join(table(t) for t in tables[:_LEADING])
         + html_figures(figures)
-        + "".join(html_table(t) for t in tables[_LEADING:])
+        + "".join(table(t) for t in tables[_LEADING:])
         + ("" if printed else _all_recipients(report))
     )
     title = f"Acknowledgement report: {report.exercise.name}"
@@ -528,10 +529,11 @@ def render_history(history: History, fmt: str, names: Names | None = None) -> by
         return markdown(title, facts, tables).encode()
     from ians.reports.charts import history_chart
 
+    table = printed_table if fmt == "pdf" else html_table
     body = (
-        html_table(tables[0])
+        table(tables[0])
         + html_figures([history_chart(history, names)])
-        + "".join(html_table(t) for t in tables[1:])
+        + "".join(table(t) for t in tables[1:])
     )
     if fmt == "pdf":
         return pdf_of(html_document(title, facts, body, running=running_head(None, title)))
