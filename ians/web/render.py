@@ -57,6 +57,7 @@ def setup(app: web.Application) -> None:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # package files: no stat of the file at each rendering
     )
     env.globals.update(static=static_url, nav_links=nav_links, htmx=HTMX, htmx_sse=HTMX_SSE)
     env.filters["when"] = when

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import zlib
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 
@@ -35,10 +36,28 @@ Events = Callable[[list[tuple[Change, ...]]], Awaitable[bytes]]
 """What a channel's streams make of the batches of changes that came together (b"": none)."""
 
 
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # RFC 1952, no name, no time
+
+
+def deflated(data: bytes) -> bytes:
+    """`data` as deflate blocks of their own (no reference to what came before, none of
+    them the last, ending on a byte): a gzip stream may go on with any such piece, so
+    one compression serves every stream, whenever it joined."""
+    packer = zlib.compressobj(1, zlib.DEFLATED, -15)
+    return packer.compress(data) + packer.flush(zlib.Z_SYNC_FLUSH)
+
+
+def gzipped(request: web.Request) -> bool:
+    """Whether the browser takes the stream gzipped (every browser does)."""
+    accepted = request.headers.get("Accept-Encoding", "")
+    return any(part.split(";")[0].strip() == "gzip" for part in accepted.split(","))
+
+
 @dataclass(eq=False)
 class _Stream:
     transport: asyncio.Transport
     chunked: bool  # HTTP/1.1: each write is a chunk; HTTP/1.0: the bytes as they are
+    gzip: bool  # Content-Encoding: gzip
     ended: asyncio.Future[None]
 
     def end(self) -> None:
@@ -54,15 +73,24 @@ class Channel:
     streams: set[_Stream] = field(default_factory=set)
 
     def write(self, data: bytes) -> None:
-        """The same bytes to every stream; one that is gone or lags is ended instead."""
-        framed = b"%x\r\n%b\r\n" % (len(data), data)
+        """The same bytes to every stream (compressed once, framed once); one that is gone
+        or lags is ended instead."""
+        made: dict[tuple[bool, bool], bytes] = {}
         for stream in list(self.streams):
             transport = stream.transport
             if transport.is_closing() or transport.get_write_buffer_size() > LAG:
                 self.streams.discard(stream)
                 stream.end()
-            else:
-                transport.write(framed if stream.chunked else data)
+                continue
+            how = (stream.gzip, stream.chunked)
+            out = made.get(how)
+            if out is None:
+                out = made[how] = _framed(deflated(data) if stream.gzip else data, stream.chunked)
+            transport.write(out)
+
+
+def _framed(data: bytes, chunked: bool) -> bytes:
+    return b"%x\r\n%b\r\n" % (len(data), data) if chunked else data
 
 
 class Streams:
@@ -85,21 +113,27 @@ class Streams:
     ) -> web.StreamResponse:
         """The stream of channel `key` (`events()` makes the channel's, when it is new),
         until the browser goes, it lags, or the app shuts down."""
+        gzip = gzipped(request)
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
                 "Cache-Control": "no-store",
                 "X-Accel-Buffering": "no",  # nginx: pass each event on at once
+                "Vary": "Accept-Encoding",
+                **({"Content-Encoding": "gzip"} if gzip else {}),
             }
         )
         await response.prepare(request)
-        await response.write(b"retry: 2000\n\n")  # the headers go with it
+        first = b"retry: 2000\n\n"
+        # the headers go with it
+        await response.write(GZIP_HEADER + deflated(first) if gzip else first)
         transport = request.transport
         if transport is None:
             return response  # gone already
         stream = _Stream(
             transport,
             request.version >= HttpVersion11,
+            gzip,
             asyncio.get_running_loop().create_future(),
         )
         channel = self._channels.get(key)
