@@ -12,6 +12,7 @@ page works without JavaScript too: it is then as fresh as its last load.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +24,7 @@ from ians.store import MessageQuery
 from ians.web.browser import Viewer, guarded
 from ians.web.keys import registry_key, tracker_key
 from ians.web.poc_pages import about
-from ians.web.render import fragment, page
+from ians.web.render import fragment, macro, page
 from ians.web.streams import Events, serve
 
 RECENT = 25  # messages on the dashboard, newest first
@@ -67,6 +68,7 @@ class Rendered:
 
     def __init__(self) -> None:
         self._done: OrderedDict[int, bytes] = OrderedDict()
+        self._cells: Callable[..., str] | None = None
 
     def of(self, app: web.Application, change: Change) -> bytes:
         cached = self._done.get(change.seq)
@@ -76,8 +78,11 @@ class Rendered:
             block = message_block(app, change.sent, list(change.chases))
             out = sse("message", fragment(app, "partials/dashboard_message.html", block))
         else:
+            if self._cells is None:
+                self._cells = macro(app, "partials/country_cells.html", "cells")
+            cells = self._cells
             out = b"".join(
-                sse(row["event"], fragment(app, "partials/country_cells.html", row))
+                sse(row["event"], cells(row["name"], row["state"], row["chase"], None))
                 for row in (chase_row(app, c) for c in change.chases)
             )
         self._done[change.seq] = out
