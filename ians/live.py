@@ -2,9 +2,11 @@
 
 The tracker publishes here after each commit: a message sent, a country's chase that
 moved (reminded, escalated, acknowledged, given up, stopped). Publishing never waits:
-the changes of `GATHER` seconds go to each watcher together, as one batch (under a burst
-of acks a watcher, and the browser's stream behind it, wakes 40 times a second at most,
-not once an ack: 500 streams cost the same at 100 acks/s as at 10,000); each watcher has
+the changes of a window go to each watcher together, as one batch. A change after a
+quiet spell goes out within `GATHER` seconds; while changes keep coming, each window is
+twice the last, up to `GATHER_BUSY`: under a burst of acks a watcher wakes 10 times a
+second, not once an ack, and an event still reaches the pages within about 0.1 s. The
+web pages' streams all hang on one watcher (ians/web/streams.py). Each watcher has
 a bounded queue, and a watcher that falls that far behind is dropped (`Watch.lagged`),
 so a slow browser can never slow an acknowledgement down; its page reconnects and shows
 the state afresh. One process's changes are published in-process; another node's come
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
@@ -22,7 +25,15 @@ from ians.domain.chase import Chase, ChaseStatus
 from ians.domain.messages import Message
 
 QUEUE = 1000  # batches a watcher may be behind before it is dropped
-GATHER = 0.025  # seconds: the changes within them go out as one batch
+GATHER = 0.025  # seconds: the window of a change after a quiet spell
+GATHER_BUSY = 0.1  # seconds: the longest window, while changes keep coming
+
+
+def next_gather(window: float, quiet: float, least: float, most: float) -> float:
+    """The window of a change that came `quiet` seconds after the last batch went out,
+    `window` having been the last one: `least` after a quiet spell (over `most`), else
+    twice the last, `most` at the longest."""
+    return least if quiet > most else min(window * 2, most)
 
 
 def country_state(chase: Chase) -> str:
@@ -69,8 +80,10 @@ class Watch:
 
 
 class Live:
-    def __init__(self, gather: float = GATHER) -> None:
-        self._gather = gather
+    def __init__(self, gather: float = GATHER, busy: float = GATHER_BUSY) -> None:
+        self._gather, self._busy = gather, max(gather, busy)
+        self.window = gather  # the last one
+        self._flushed = -math.inf  # when the last batch went out (the loop's time)
         self._watches: set[Watch] = set()
         self._seq = itertools.count(1)
         self._pending: list[Change] = []
@@ -85,19 +98,23 @@ class Live:
         chases: Iterable[Chase],
         sent: Message | None = None,
     ) -> Change:
-        """Tell every watcher, within `gather` seconds; returns at once (call it on the
-        event loop's thread)."""
+        """Tell every watcher, within the window (`gather` seconds, `busy` under a burst);
+        returns at once (call it on the event loop's thread)."""
         change = Change(message_id, tuple(chases), sent, next(self._seq))
         if self._watches:
             self._pending.append(change)
             if not self._flush_due:
                 self._flush_due = True
-                asyncio.get_running_loop().call_later(self._gather, self._flush)
+                loop = asyncio.get_running_loop()
+                quiet = loop.time() - self._flushed
+                self.window = next_gather(self.window, quiet, self._gather, self._busy)
+                loop.call_later(self.window, self._flush)
         return change
 
     def _flush(self) -> None:
         self._flush_due = False
         batch, self._pending = tuple(self._pending), []
+        self._flushed = asyncio.get_running_loop().time()
         for watch in list(self._watches):
             try:
                 watch.queue.put_nowait(batch)
@@ -118,4 +135,3 @@ class Live:
         if watch.queue.full():  # make room for the empty batch that wakes its reader
             watch.queue.get_nowait()
         watch.queue.put_nowait(())
-

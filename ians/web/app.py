@@ -33,6 +33,7 @@ from ians.web.pages import add_pages
 from ians.web.poc_pages import add_poc_pages
 from ians.web.routes import add_routes
 from ians.web.signing import add_signing
+from ians.web.streams import add_streams
 
 __all__ = ["AppConfig", "connection_options", "create_app"]
 
@@ -61,6 +62,7 @@ def create_app(config: AppConfig) -> web.Application:
     add_exercise_pages(app, config.scenarios)
     add_form_pages(app)
     add_dashboard(app)
+    add_streams(app)
     add_admin_pages(app)
     spec = openapi()
 

@@ -4,16 +4,15 @@ country's state, and the event stream that keeps it live.
 `GET /dashboard` renders the state as it is; `GET /dashboard/live` is a stream of
 Server-Sent Events (ians/live.py feeds it) that the page's htmx SSE extension swaps in:
 a `message` event carries a newly sent message's section, a `chase-<message>-<country>`
-event the new row of that country. Each change is rendered once for every stream. The
+event the new cells of that country's row. Each change is rendered once for all the
+streams, which ians/web/streams.py writes to together. The
 page works without JavaScript too: it is then as fresh as its last load.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -25,13 +24,11 @@ from ians.store import MessageQuery
 from ians.web.browser import Viewer, guarded
 from ians.web.keys import registry_key, tracker_key
 from ians.web.poc_pages import about
-from ians.web.render import fragment, page
+from ians.web.render import fragment, macro, page
+from ians.web.streams import Events, serve
 
 RECENT = 25  # messages on the dashboard, newest first
-KEEPALIVE = 15.0  # seconds between comments on a quiet stream (proxies drop idle ones)
-_CACHE = 2048  # rendered changes kept for the streams that are behind
-_BATCH = 256  # changes in one write, about (whole batches are written)
-_BATCHES = 64  # joined batches kept for the streams that are behind
+_CACHE = 2048  # rendered changes kept (the dashboard's and the exercises' streams share them)
 
 
 def chase_row(app: web.Application, chase: Chase) -> dict[str, Any]:
@@ -66,23 +63,12 @@ def sse(event: str, html: str) -> bytes:
 
 
 class Rendered:
-    """Each change as the bytes of its events, rendered once for all the streams."""
+    """Each change as the bytes of its events, rendered once for all the pages' streams
+    (a change shows on the dashboard and on its exercise's page)."""
 
     def __init__(self) -> None:
         self._done: OrderedDict[int, bytes] = OrderedDict()
-        self._batches: OrderedDict[int, tuple[tuple[Change, ...], bytes]] = OrderedDict()
-
-    def batch(self, app: web.Application, batch: tuple[Change, ...]) -> bytes:
-        """A batch's events as one string of bytes, joined once for all the streams (every
-        watcher gets the same tuple; it is kept with its bytes, so its id stays its own)."""
-        kept = self._batches.get(id(batch))
-        if kept is not None and kept[0] is batch:
-            return kept[1]
-        data = b"".join(self.of(app, c) for c in batch)
-        self._batches[id(batch)] = (batch, data)
-        if len(self._batches) > _BATCHES:
-            self._batches.popitem(last=False)
-        return data
+        self._cells: Callable[..., str] | None = None
 
     def of(self, app: web.Application, change: Change) -> bytes:
         cached = self._done.get(change.seq)
@@ -92,8 +78,11 @@ class Rendered:
             block = message_block(app, change.sent, list(change.chases))
             out = sse("message", fragment(app, "partials/dashboard_message.html", block))
         else:
+            if self._cells is None:
+                self._cells = macro(app, "partials/country_cells.html", "cells")
+            cells = self._cells
             out = b"".join(
-                sse(row["event"], fragment(app, "partials/country_row.html", row))
+                sse(row["event"], cells(row["name"], row["state"], row["chase"], None))
                 for row in (chase_row(app, c) for c in change.chases)
             )
         self._done[change.seq] = out
@@ -102,67 +91,24 @@ class Rendered:
         return out
 
 
+rendered_key = web.AppKey("rendered", Rendered)
+
+
 @guarded("admin")
 async def live_stream(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    rendered = request.app[_rendered_key]
+    app = request.app
+    rendered = app[rendered_key]
 
     async def events(batches: list[tuple[Change, ...]]) -> bytes:
-        return b"".join(rendered.batch(request.app, b) for b in batches)
+        return b"".join(rendered.of(app, c) for b in batches for c in b)
 
-    return await event_stream(request, events)
+    async def channel() -> Events:
+        return events
 
-
-Events = Callable[[list[tuple[Change, ...]]], Awaitable[bytes]]
-"""What a page's stream makes of the batches of changes that came together (b"": none)."""
-
-
-async def event_stream(request: web.Request, events: Events) -> web.StreamResponse:
-    """Server-Sent Events fed by the live bus: the batches waiting are handed to `events`
-    together and what it makes of them written at once; a comment every KEEPALIVE seconds
-    of quiet. Ends when the browser goes, or when its watch fell behind and was dropped
-    (the page reconnects and shows the state afresh)."""
-    live = request.app[tracker_key].live
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",  # nginx: pass each event on at once
-        }
-    )
-    watch = live.watch()
-    try:
-        await response.prepare(request)
-        await response.write(b"retry: 2000\n\n")
-        while not watch.lagged:
-            try:
-                async with asyncio.timeout(KEEPALIVE):
-                    batches = [await watch.queue.get()]
-            except TimeoutError:
-                await response.write(b": still here\n\n")
-                continue
-            if watch.lagged:
-                break
-            # batches that queued up meanwhile go in the same write
-            count = len(batches[0])
-            while count < _BATCH and not watch.queue.empty():
-                batches.append(watch.queue.get_nowait())
-                count += len(batches[-1])
-            data = await events(batches)
-            if data:
-                await response.write(data)
-    except ConnectionResetError:
-        pass  # the browser went away
-    finally:
-        live.unwatch(watch)
-    with contextlib.suppress(ConnectionResetError):
-        await response.write_eof()
-    return response
-
-
-_rendered_key = web.AppKey("dashboard_rendered", Rendered)
+    return await serve(request, "dashboard", channel)
 
 
 def add_dashboard(app: web.Application) -> None:
-    app[_rendered_key] = Rendered()
+    app[rendered_key] = Rendered()
     app.router.add_get("/dashboard", dashboard)
     app.router.add_get("/dashboard/live", live_stream)

@@ -28,7 +28,7 @@ from ians.reports.render import FORMATS
 from ians.scenarios.loader import KINDS
 from ians.store import MessageQuery
 from ians.web.browser import Viewer, guarded, see_other
-from ians.web.dashboard import Rendered, event_stream, message_block, sse
+from ians.web.dashboard import message_block, rendered_key, sse
 from ians.web.http import QueryParams, invalid_input
 from ians.web.keys import exercises_key, registry_key, tracker_key
 from ians.web.lists import STATES, exercises_page
@@ -40,6 +40,7 @@ from ians.web.routes import (
     reports_history,
     start_from,
 )
+from ians.web.streams import Events, serve
 from ians.web.views import ExerciseBody
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"  # the bundled scenarios of a checkout
@@ -51,7 +52,6 @@ _KIND_WORDS = {
     "consultation": "consultation",
 }
 scenarios_key = web.AppKey("scenarios", Path)  # the directory of bundled scenarios
-_rendered_key = web.AppKey("exercise_rendered", Rendered)
 
 
 def bundled(root: Path, kinds: tuple[str, ...]) -> list[dict[str, str]]:
@@ -333,17 +333,23 @@ async def live_stream(request: web.Request, viewer: Viewer) -> web.StreamRespons
     exercise_id = request.match_info["exercise_id"]
     await progress_context(request, exercise_id)  # an unknown exercise is a 404 page
     store = request.app[tracker_key].store
-    ours = {m.id for m in await store.list_messages(MessageQuery(limit=1000, exercise=exercise_id))}
-    rendered = request.app[_rendered_key]
+    rendered = request.app[rendered_key]
 
-    async def events(batches: list[tuple[Change, ...]]) -> bytes:
-        changes = [c for b in batches for c in b if _concerns(c, exercise_id, ours)]
-        if not changes:
-            return b""
-        data = b"".join(rendered.of(request.app, c) for c in changes)
-        return data + await _progress_event(request, exercise_id)
+    async def channel() -> Events:
+        """The exercise's pages share one: its messages are looked up once, for all."""
+        query = MessageQuery(limit=1000, exercise=exercise_id)
+        ours = {m.id for m in await store.list_messages(query)}
 
-    return await event_stream(request, events)
+        async def events(batches: list[tuple[Change, ...]]) -> bytes:
+            changes = [c for b in batches for c in b if _concerns(c, exercise_id, ours)]
+            if not changes:
+                return b""
+            data = b"".join(rendered.of(request.app, c) for c in changes)
+            return data + await _progress_event(request, exercise_id)
+
+        return events
+
+    return await serve(request, ("exercise", exercise_id), channel)
 
 
 def _concerns(change: Change, exercise_id: str, ours: set[str]) -> bool:
@@ -361,7 +367,6 @@ async def _progress_event(request: web.Request, exercise_id: str) -> bytes:
 
 def add_exercise_pages(app: web.Application, scenarios: Path | None = None) -> None:
     app[scenarios_key] = scenarios or SCENARIOS
-    app[_rendered_key] = Rendered()
     app.router.add_get("/exercises", exercises)
     app.router.add_get("/exercises/start", exercise_start_page)
     app.router.add_post("/exercises/start", start)

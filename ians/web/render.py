@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ def setup(app: web.Application) -> None:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # package files: no stat of the file at each rendering
     )
     env.globals.update(static=static_url, nav_links=nav_links, htmx=HTMX, htmx_sse=HTMX_SSE)
     env.filters["when"] = when
@@ -128,6 +130,14 @@ def page(
 def fragment(app: web.Application, template: str, context: dict[str, Any]) -> str:
     """A template's HTML alone (a live update), without a request."""
     return aiohttp_jinja2.get_env(app).get_template(template).render(context)
+
+
+def macro(app: web.Application, template: str, name: str) -> Callable[..., str]:
+    """A template's macro, to call from Python for a live update: no template context is
+    made for each call, as rendering a whole template makes one."""
+    module = aiohttp_jinja2.get_env(app).get_template(template).module
+    found: Callable[..., str] = getattr(module, name)
+    return found
 
 
 def problem_page(request: web.Request, error: IansError, **context: Any) -> web.Response:

@@ -24,7 +24,7 @@ from aiohttp import web
 from ians.clock import ManualClock
 from ians.contacts import load_registry
 from ians.web.app import AppConfig, create_app
-from ians.web.keys import tracker_key
+from ians.web.streams import streams_key
 from tests.conftest import ADMIN_TOKEN, REGISTRY_YAML, T0, TEST_POLICIES
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -111,8 +111,8 @@ class LiveServer:
         return asyncio.run_coroutine_threadsafe(work, self._loop).result(30)
 
     def watchers(self) -> int:
-        """How many live streams are open (read from the server's bus)."""
-        return len(self.app[tracker_key].live)
+        """How many live streams are open."""
+        return len(self.app[streams_key])
 
     def call(self, method: str, path: str, as_: str = "admin", body: Any = None) -> Any:
         """The API as a program would call it; returns the JSON answer."""
