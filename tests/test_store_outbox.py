@@ -130,7 +130,8 @@ async def test_a_burst_of_outcomes_in_one_write_applies_each_once(db_path: Path)
     at = T0 + timedelta(seconds=1)
     failed = Attempt(1, 1, at, False, "503 busy", retry_at=at + timedelta(seconds=10))
     delivered = Attempt(2, 1, at, True, "204 No Content")
-    record_attempts(conn, [[failed, delivered, failed, Attempt(1, 3, at, True, "204")], [delivered]])
+    stale = Attempt(1, 3, at, True, "204")  # not the next attempt
+    record_attempts(conn, [[failed, delivered, failed, stale], [delivered]])
     conn.execute("COMMIT")
     assert outbox(conn) == [
         ("message", "hun-1", "webhook", 1, "pending"),
