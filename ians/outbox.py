@@ -3,7 +3,9 @@ retried on the clock.
 
 A step that notifies (a send, a reminder, an escalation, a consultation's invitation or
 reminder) stores its notices in the transaction that records it (ians/store/outbox.py).
-The outbox then attempts every due notice at once; a temporary failure is tried again
+The outbox then attempts the due notices in bursts of up to BURST, AT_ONCE of each
+channel at a time; a burst's outcomes are stored in one write while the next burst is
+attempted (its notices are left out of that one until then). A temporary failure is tried again
 on the `delivery.retries` schedule of the injected clock (divided by the speed of a
 scaled exercise; no sooner than a peer's `Retry-After`), a permanent one (or the end of
 the schedule) is final and escalates the country; a peer that says it is gone (HTTP
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -34,6 +37,8 @@ log = logging.getLogger(__name__)
 OUTBOX = "outbox"
 """The timer kind of the outbox's next retry: `(OUTBOX, 0)`, one timer at the earliest."""
 BURST = 1000  # notices attempted together, their outcomes stored in one transaction
+AT_ONCE = 64  # notices of one channel attempted at a time (as many as its connections)
+_NOT_TRIED = Answer(False, "not attempted")  # replaced by each notice's answer
 
 
 class ExternalChannel(Protocol):
@@ -69,6 +74,8 @@ class Outbox:
         self._task: asyncio.Task[None] | None = None
         self._again = False
         self._closing = False
+        self._recording: asyncio.Task[None] | None = None  # storing the last burst's outcomes
+        self._in_flight: set[int] = set()  # its notices, still pending in the store till then
         timers.handle(OUTBOX, self._due)
         dispatcher.submitted.append(self.wake)
 
@@ -111,9 +118,15 @@ class Outbox:
                 self._again = False
                 if self._closing:
                     return
-                due = await self._store.due_notices(self._clock.now(), BURST)
+                due = await self._due_now()
                 if due:
-                    await self._attempt(due)
+                    answers = await self._attempt(due)
+                    await self._recorded()  # the burst before: one write in flight at most
+                    self._recording = asyncio.create_task(self._record(due, answers))
+                    self._in_flight = {n.id for n in due}
+                    continue
+                if self._recording is not None:
+                    await self._recorded()  # then look again: its retries may be due
                     continue
                 if not self._again:
                     break
@@ -125,6 +138,10 @@ class Outbox:
             self._timers.arm((OUTBOX, 0), self._clock.now() + RETRY_AFTER)
             return
         finally:
+            try:
+                await self._recorded()
+            except Exception:  # its notices are still pending: attempted again
+                log.exception("storing the outcomes of a burst failed; they are attempted again")
             await asyncio.gather(*(c.idle() for c in self._channels.values()))
         due_at = await self._store.next_notice_due()
         if due_at is not None:
@@ -132,8 +149,41 @@ class Outbox:
         if self._again:  # woken while closing the burst: go again once this task is done
             asyncio.get_running_loop().call_soon(self.wake)
 
-    async def _attempt(self, due: list[OutboxNotice]) -> None:
-        answers = await asyncio.gather(*(self._deliver(n) for n in due))
+    async def _due_now(self) -> list[OutboxNotice]:
+        """The next burst: the notices due, less those whose outcome is being stored."""
+        skip = self._in_flight
+        due = await self._store.due_notices(self._clock.now(), BURST + len(skip))
+        return [n for n in due if n.id not in skip][:BURST]
+
+    async def _recorded(self) -> None:
+        """Wait until the outcomes of the last burst are stored (raises what storing did)."""
+        recording, self._recording = self._recording, None
+        if recording is not None:
+            try:
+                await recording
+            finally:
+                self._in_flight = set()
+
+    async def _attempt(self, due: list[OutboxNotice]) -> list[Answer]:
+        """Attempt every notice, AT_ONCE of each channel at a time, by as many workers
+        (rather than a task per notice, each waiting for a connection)."""
+        answers: list[Answer] = [_NOT_TRIED] * len(due)
+        queues: dict[str, deque[int]] = {}
+        for i, notice in enumerate(due):
+            queues.setdefault(notice.channel, deque()).append(i)
+
+        async def work(queue: deque[int]) -> None:
+            while queue:
+                i = queue.popleft()
+                answers[i] = await self._deliver(due[i])
+
+        await asyncio.gather(
+            *(work(q) for q in queues.values() for _ in range(min(AT_ONCE, len(q))))
+        )
+        return answers
+
+    async def _record(self, due: list[OutboxNotice], answers: list[Answer]) -> None:
+        """Store the burst's outcomes in one write; escalate after final failures."""
         now = self._clock.now()
         attempts = []
         for notice, answer in zip(due, answers, strict=True):

@@ -117,3 +117,28 @@ async def test_a_final_failure_of_the_last_poc_reached_escalates_once(db_path: P
     assert [r[:2] for r in outbox(conn)] == [("message", "hun-1"), ("message", "hun-2")]
     inbox = conn.execute("SELECT poc FROM deliveries WHERE country = 'HUN' ORDER BY poc")
     assert inbox.fetchall() == [("hun-1",), ("hun-2",)]
+
+
+async def test_a_burst_of_outcomes_in_one_write_applies_each_once(db_path: Path) -> None:
+    """Outcomes stored together (one SELECT, one UPDATE for all): a repeated or stale one
+    in the same batch, or in another item of the same transaction, still changes nothing."""
+    await schema(db_path)
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    set_channels(conn, [[("hun-1", "webhook"), ("rou-1", "webhook")]])
+    send(conn, message())
+    at = T0 + timedelta(seconds=1)
+    failed = Attempt(1, 1, at, False, "503 busy", retry_at=at + timedelta(seconds=10))
+    delivered = Attempt(2, 1, at, True, "204 No Content")
+    stale = Attempt(1, 3, at, True, "204")  # not the next attempt
+    record_attempts(conn, [[failed, delivered, failed, stale], [delivered]])
+    conn.execute("COMMIT")
+    assert outbox(conn) == [
+        ("message", "hun-1", "webhook", 1, "pending"),
+        ("message", "rou-1", "webhook", 1, "delivered"),
+    ]
+    kinds = conn.execute(
+        "SELECT kind, poc FROM events WHERE kind IN ('delivered', 'delivery_failed')"
+        " AND json_extract(detail, '$.channel') = 'webhook' ORDER BY id"
+    ).fetchall()
+    assert kinds == [("delivery_failed", "hun-1"), ("delivered", "rou-1")]

@@ -37,4 +37,6 @@ class Renderings(Generic[T]):
                 self._tasks.popitem(last=False)
         else:
             self._tasks.move_to_end(key)
+            if task.done():  # as for all but the first notices of a burst: no await
+                return task.result()
         return await asyncio.shield(task)

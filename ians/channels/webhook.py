@@ -17,6 +17,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+from yarl import URL
 
 from ians.cap import MEDIA_TYPE as CAP_MEDIA_TYPE
 from ians.cap import message_cap
@@ -82,6 +83,7 @@ class WebhookChannel:
         self._consultation = consultation
         self._timeout = aiohttp.ClientTimeout(total=timeout.total_seconds())
         self._keys: dict[str, bytes] = {}
+        self._urls: dict[str, URL] = {}  # each registry URL parsed once, not per request
         self.issued_at: dict[str, datetime] = {}
         self.disabled_at: dict[str, datetime] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -154,7 +156,10 @@ class WebhookChannel:
         else:
             body = _json_body(notice, prepared, link)
             headers = {"Content-Type": JSON_MEDIA_TYPE}
-        answer = await self._post(poc.webhook, body, headers, key, notice)
+        url = self._urls.get(poc.webhook)
+        if url is None:
+            url = self._urls[poc.webhook] = URL(poc.webhook)
+        answer = await self._post(url, body, headers, key, notice)
         if answer.gone:
             self.disabled_at.setdefault(poc.id, self._clock.now())
         return answer
@@ -168,7 +173,7 @@ class WebhookChannel:
             self._session = None
 
     async def _post(
-        self, url: str, body: bytes, headers: dict[str, str], key: bytes, notice: OutboxNotice
+        self, url: URL, body: bytes, headers: dict[str, str], key: bytes, notice: OutboxNotice
     ) -> Answer:
         """POST the body, signed once a connection is free (the attempt's time)."""
         if self._session is None:

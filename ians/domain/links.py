@@ -43,6 +43,10 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+_claims_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+"""json.dumps with these options builds an encoder per call: one, made once, signs faster."""
+
+
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
@@ -53,21 +57,20 @@ class LinkSigner:
     def __init__(self, keys: Sequence[bytes]) -> None:
         if not keys:
             raise ValueError("a link signer needs a key")
-        self._keys = {key_id(k): k for k in keys}
+        # an HMAC keyed once per key, copied per MAC: a thousand links of a burst
+        self._keys = {key_id(k): hmac.new(k, digestmod=hashlib.sha256) for k in keys}
         self._current = key_id(keys[0])
 
     def sign(self, claims: Claims) -> str:
         body = _b64(
-            json.dumps(
+            _claims_json(
                 [
                     claims.purpose.value,
                     claims.subject,
                     claims.poc,
                     int(claims.expires_at.timestamp()),
                     claims.nonce,
-                ],
-                separators=(",", ":"),
-                ensure_ascii=False,
+                ]
             ).encode()
         )
         signed = f"{self._current}.{body}"
@@ -110,5 +113,7 @@ class LinkSigner:
         )
 
     @staticmethod
-    def _mac(key: bytes, signed: str) -> str:
-        return _b64(hmac.new(key, signed.encode(), hashlib.sha256).digest())
+    def _mac(key: hmac.HMAC, signed: str) -> str:
+        mac = key.copy()
+        mac.update(signed.encode())
+        return _b64(mac.digest())

@@ -10,6 +10,7 @@ gets one outbox row per channel. `disabled_channels` holds those a peer switched
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
@@ -150,18 +151,25 @@ def record_attempts(conn: sqlite3.Connection, items: list[list[Attempt]]) -> lis
     (`rules.escalate_now`). An attempt whose notice is no longer pending, or whose number
     is not the next one (a stale or repeated outcome), changes nothing. A `gone` attempt
     also switches the PoC's channel off, with a `channel_disabled` event. Returns, per
-    item, the escalations made.
+    item, the escalations made. A burst of a thousand outcomes is one SELECT of its
+    notices, one executemany UPDATE and one INSERT of its events.
     """
+    ids = [a.notice_id for attempts in items for a in attempts]
+    notices: dict[int, list[Any]] = {
+        r[0]: list(r[1:])
+        for r in conn.execute(
+            "SELECT id, kind, message_id, poc, country, channel, attempts, state FROM outbox"
+            " WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
+        )
+    }
     out: list[list[Event]] = []
+    updates: list[tuple[int, str, int | None, str, int]] = []
     for attempts in items:
         events: list[Event] = []
         escalations: list[Event] = []
         for a in attempts:
-            row = conn.execute(
-                "SELECT kind, message_id, poc, country, channel, attempts, state FROM outbox"
-                " WHERE id = ?",
-                (a.notice_id,),
-            ).fetchone()
+            row = notices.get(a.notice_id)
             if row is None or row[6] != NoticeState.PENDING or row[5] != a.number - 1:
                 continue
             kind, message_id, poc, country, channel = row[:5]
@@ -171,11 +179,8 @@ def record_attempts(conn: sqlite3.Connection, items: list[list[Attempt]]) -> lis
                 state, next_at = NoticeState.PENDING, to_us(a.retry_at)
             else:
                 state, next_at = NoticeState.FAILED, None
-            conn.execute(
-                "UPDATE outbox SET attempts = ?, state = ?, next_attempt_at = ?, last_answer = ?"
-                " WHERE id = ?",
-                (a.number, state.value, next_at, a.answer[:1000], a.notice_id),
-            )
+            row[5:7] = a.number, state.value  # a repeated outcome in this batch is stale
+            updates.append((a.number, state.value, next_at, a.answer[:1000], a.notice_id))
             detail: dict[str, object] = {
                 "channel": channel,
                 "notice": kind,
@@ -196,6 +201,11 @@ def record_attempts(conn: sqlite3.Connection, items: list[list[Attempt]]) -> lis
                 escalations += _escalate(conn, message_id, country, poc, a.at, channel)
         insert_events(conn, events)
         out.append(escalations)
+    conn.executemany(
+        "UPDATE outbox SET attempts = ?, state = ?, next_attempt_at = ?, last_answer = ?"
+        " WHERE id = ?",
+        updates,
+    )
     return out
 
 
