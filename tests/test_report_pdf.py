@@ -17,7 +17,7 @@ from ians.reports.build import build_report
 from ians.reports.render import render
 from tests.conftest import Api
 from tests.test_report_history import drill
-from tests.test_reports import drill_facts
+from tests.test_reports import drill_facts, edge_facts
 
 pytestmark = pytest.mark.skipif(
     shutil.which("pdftoppm") is None or shutil.which("pdftotext") is None,
@@ -95,3 +95,17 @@ async def test_the_api_and_the_cli_answer_a_pdf(
     contacts = ["--contacts", str(tmp_path / "contacts.yaml")]
     assert await asyncio.to_thread(main, [*args, *contacts]) == 0
     assert "1 of 2 (50.0%)" in text_of(out)
+
+
+def test_a_pdf_of_many_countries_keeps_every_country(tmp_path: Path) -> None:
+    """200 recipients: the long tables go out as listings and the charts draw a selection,
+    but every country's row is in the text and the charts say where the others are."""
+    acks: list[float | None] = [None if i % 7 == 0 else float(30 + i) for i in range(200)]
+    facts = edge_facts(acks, [chr(65 + i // 26) + chr(65 + i % 26) + "Z" for i in range(200)])
+    pdf = tmp_path / "many.pdf"
+    pdf.write_bytes(render(build_report(facts), facts, "pdf"))
+    assert len(pages_of(pdf, tmp_path)) == page_count(pdf)
+    text = text_of(pdf)
+    missing = [c.country for c in facts.chases if c.country not in text]
+    assert missing == []
+    assert "200" in text  # the recipients, counted in the summary

@@ -551,9 +551,10 @@ def test_html_escapes_text() -> None:
     assert "<b>Drill</b>" not in html and "&lt;b&gt;Drill&lt;/b&gt; &amp; $5" in html
 
 
-def edge_facts(acks: list[float | None]) -> ExerciseFacts:
-    """One early warning to as many countries as `acks`; None never acknowledges."""
-    codes = [f"C{chr(65 + i)}{chr(65 + i)}" for i in range(len(acks))]
+def edge_facts(acks: list[float | None], codes: list[str] | None = None) -> ExerciseFacts:
+    """One early warning to as many countries as `acks` (coded `codes`, or CAA, CBB, …);
+    None never acknowledges."""
+    codes = codes or [f"C{chr(65 + i)}{chr(65 + i)}" for i in range(len(acks))]
     ew = message("ew-e", MessageType.EARLY_WARNING, "SRB", codes, T0, EW)
     chases = [
         Chase(
