@@ -19,7 +19,7 @@ import pytest
 from ians.errors import FileError, NotDelivered, Problem, UnknownMessage
 from ians.store import batches, writer_process
 from ians.store.sqlite import PAGE_SIZE, SqliteStore
-from ians.store.writer import StoreClosed, frame
+from ians.store.writer import SEND_AT, StoreClosed, frame
 from ians.store.writer_process import Checkpointer, connect
 from ians.web.keys import tracker_key
 from tests.conftest import Api, early_warning
@@ -238,3 +238,21 @@ def test_merged_requests_get_their_own_results_back(tmp_path: Path) -> None:
 @pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling policies")
 def test_the_writer_does_not_preempt_the_server_it_is_woken_by(store: SqliteStore) -> None:
     assert os.sched_getscheduler(store._commits.pid) == os.SCHED_BATCH
+
+
+async def test_a_burst_goes_to_the_writer_in_parts_without_waiting_for_the_turn_to_end(
+    store: SqliteStore,
+) -> None:
+    commits = store._commits
+    first = commits.submit(batches.set_meta, ("key", "value"))  # the writer was idle: sent
+    before = commits.transactions
+    burst = [
+        commits.submit(batches.set_token, (f"poc-{i}", f"hash-{i}", 1))
+        for i in range(2 * SEND_AT + 5)
+    ]
+    # the same turn of the loop, the first write still in flight: each SEND_AT of the
+    # burst went as a request of its own, so the writer could start on them
+    assert commits.transactions == before + 2
+    await asyncio.gather(first, *burst)
+    assert commits.transactions == before + 3  # the last 5 at the end of the turn
+    assert len(await store.poc_token_hashes()) == 2 * SEND_AT + 5
