@@ -1,14 +1,13 @@
-"""The ceiling of ack_throughput.py: a bare aiohttp app in its own process, on uvloop and
-without an access log like `ians serve`, whose one handler does what any JSON endpoint
-must (read the body, validate it with the `AckBody` model, render an `AckView`) and
-stores nothing.
+"""The ceiling of ack_throughput.py: a bare aiohttp app in its own process, run like
+`ians serve` (uvloop, the collector tuned, no access log), whose one handler does what
+any JSON endpoint must (read the body, validate it with the `AckBody` model, render an
+`AckView`) and stores nothing.
 
 Started by ack_throughput.py:  python bench/ack_ceiling.py PORT
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from datetime import UTC, datetime
 
@@ -16,6 +15,7 @@ import common  # noqa: F401  (puts this checkout of ians on the path where neede
 from aiohttp import web
 from pydantic import TypeAdapter
 
+from ians import runtime
 from ians.web.http import render
 from ians.web.views import AckBody, AckView
 
@@ -38,10 +38,5 @@ def ceiling_app() -> web.Application:
 
 
 if __name__ == "__main__":
-    try:
-        import uvloop
-    except ImportError:
-        pass
-    else:
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    runtime.prepare()  # as `ians serve`: uvloop, the collector tuned
     web.run_app(ceiling_app(), host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)

@@ -31,6 +31,7 @@ except ImportError:
 
 from aiohttp import ClientSession, TCPConnector, web  # noqa: E402
 
+from ians import runtime  # noqa: E402
 from ians.contacts import load_registry  # noqa: E402
 from ians.domain.contacts import Country, PointOfContact, Registry, Role  # noqa: E402
 
@@ -51,14 +52,10 @@ def loop_name() -> str:
 
 
 def run(main: Callable[[], Awaitable[T]]) -> T:
-    """Run `main()` on uvloop where available (as `ians serve` does), else on asyncio."""
-    try:
-        import uvloop
-    except ImportError:
-        factory = None
-    else:
-        factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
+    """Run `main()` as `ians serve` runs (ians/runtime.py: uvloop where available, the
+    collector's young generation tuned)."""
+    runtime.prepare()
+    with asyncio.Runner() as runner:
         return runner.run(main())  # type: ignore[arg-type]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import logging
 import os
@@ -15,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ians import runtime
 from ians.domain.limits import time_problem
 from ians.errors import FileError, IansError, InvalidInput, Problem
 from ians.listening import listen
@@ -283,8 +283,7 @@ def _serve(args: argparse.Namespace) -> int:
     registry = load_registry(settings.contacts)
     config = AppConfig.from_settings(settings, registry)
     sockets = listen(settings.host, settings.port)  # before the database is opened
-    _install_uvloop()
-    _tune_gc()
+    runtime.prepare()
     web.run_app(
         create_app(config),
         sock=sockets,
@@ -293,28 +292,6 @@ def _serve(args: argparse.Namespace) -> int:
         **connection_options(settings),
     )
     return 0
-
-
-def _install_uvloop() -> None:
-    try:
-        import uvloop
-    except ImportError:  # optional: faster event loop where available
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-
-
-GC_YOUNG = 50_000
-"""Objects allocated (net) between two collections of the youngest generation; Python's
-default is 700. A request in flight holds a few dozen objects (its task, frames,
-futures, headers) for milliseconds: at 700, with 64 requests in flight, every few
-acknowledgements a collection walked all of them, promoted them, and soon walked them
-again in the older generations, ~12 us of every ack (bench/README.md). Objects freed by
-their reference count never count, so memory grows only by cyclic garbage, collected
-as before, just less often."""
-
-
-def _tune_gc() -> None:
-    gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -479,7 +456,7 @@ def _drill(args: argparse.Namespace) -> int:
         raise IansError("a consultation takes no --simulate: rehearse it with --virtual")
     # the real clock serves the API: bind now, so a port in use stops us before the database
     sockets = [] if args.virtual else listen(settings.host, settings.port)
-    _install_uvloop()
+    runtime.prepare()
     body = asyncio.run(
         _run_drill(args, settings, registry, scenario, tuple(simulate), fmt, sockets)
     )

@@ -27,7 +27,6 @@ from ians.domain.contacts import PointOfContact, Registry
 from ians.errors import Forbidden, Unauthorized
 from ians.store import Store
 
-
 CALLERS_KEPT = 10_000  # more PoCs than the Convention has, with room for replaced tokens
 
 
