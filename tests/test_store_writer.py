@@ -256,3 +256,22 @@ async def test_a_burst_goes_to_the_writer_in_parts_without_waiting_for_the_turn_
     await asyncio.gather(first, *burst)
     assert commits.transactions == before + 3  # the last 5 at the end of the turn
     assert len(await store.poc_token_hashes()) == 2 * SEND_AT + 5
+
+
+async def test_the_chases_next_steps_have_no_index_new_or_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    store = await SqliteStore.open(path)
+    await store.close()
+    with sqlite3.connect(path) as db:  # as version 11 left it
+        db.execute("CREATE INDEX chases_due ON chases (next_due_at) WHERE next_due_at IS NOT NULL")
+        db.execute("PRAGMA user_version = 11")
+    store = await SqliteStore.open(path)
+    await store.close()
+    with sqlite3.connect(path) as db:
+        assert (
+            db.execute("SELECT name FROM sqlite_master WHERE name = 'chases_due'").fetchall() == []
+        )
+        plan = db.execute(
+            "EXPLAIN QUERY PLAN SELECT next_due_at, id FROM chases WHERE next_due_at IS NOT NULL"
+        ).fetchall()
+    assert "SCAN chases" in plan[0][3]  # the one read of them, at the start: a scan

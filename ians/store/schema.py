@@ -219,4 +219,10 @@ MIGRATIONS: list[str] = [
         edited_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    # version 12: no index of the chases' next steps. Only the start reads them (to arm
+    # the timers), once, and a scan of the chases does that; every step and every
+    # acknowledgement paid for the index instead (~8% of the writer's time an ack)
+    """
+    DROP INDEX IF EXISTS chases_due;
+    """,
 ]
