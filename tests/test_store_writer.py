@@ -244,18 +244,30 @@ async def test_a_burst_goes_to_the_writer_in_parts_without_waiting_for_the_turn_
     store: SqliteStore,
 ) -> None:
     commits = store._commits
-    first = commits.submit(batches.set_meta, ("key", "value"))  # the writer was idle: sent
     before = commits.transactions
     burst = [
         commits.submit(batches.set_token, (f"poc-{i}", f"hash-{i}", 1))
         for i in range(2 * SEND_AT + 5)
     ]
-    # the same turn of the loop, the first write still in flight: each SEND_AT of the
-    # burst went as a request of its own, so the writer could start on them
+    # the same turn of the loop: each SEND_AT of the burst went as a request of its own,
+    # so the writer could start on them
     assert commits.transactions == before + 2
-    await asyncio.gather(first, *burst)
+    await asyncio.gather(*burst)
     assert commits.transactions == before + 3  # the last 5 at the end of the turn
     assert len(await store.poc_token_hashes()) == 2 * SEND_AT + 5
+
+
+async def test_a_lone_write_goes_at_the_end_of_its_turn_with_any_others(
+    store: SqliteStore,
+) -> None:
+    commits = store._commits
+    before = commits.transactions
+    writes = [commits.submit(batches.set_meta, ("a", "1"))]
+    writes.append(commits.submit(batches.set_meta, ("b", "2")))  # the writer was idle
+    assert commits.transactions == before
+    await asyncio.sleep(0)
+    assert commits.transactions == before + 1  # both in one request, one transaction
+    await asyncio.gather(*writes)
 
 
 async def test_the_chases_next_steps_have_no_index_new_or_migrated(tmp_path: Path) -> None:

@@ -13,7 +13,9 @@ request (or as soon as SEND_AT of them are queued), and the child, once idle, ru
 every request waiting in its socket as one transaction. So at rest a write commits at
 once, and under load the writes that arrived during one commit share the next one (one
 fsync). Each caller is answered only after the transaction that holds its write has
-committed.
+committed. (A write that found the writer idle used to go alone, at once: under load
+that made one-write transactions, ~250 us of the writer's CPU each against ~45 an ack
+in one of 32; now it waits for the end of its turn like the others.)
 """
 
 from __future__ import annotations
@@ -182,9 +184,9 @@ class GroupCommit:
             raise StoreClosed("the store is closed")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((batch, item, future))
-        if not self._in_flight or len(self._queue) >= SEND_AT:  # the writer is idle, or
-            self._flush()  # has enough to start on while the loop reads on
-        elif not self._flush_due:  # once per turn of the loop, after every ready callback
+        if len(self._queue) >= SEND_AT:  # enough for the writer to start on
+            self._flush()
+        elif not self._flush_due:  # else once per turn of the loop, after every callback
             self._flush_due = True
             asyncio.get_running_loop().call_soon(self._flush)
         return future
