@@ -97,18 +97,20 @@ class Live:
         message_id: str,
         chases: Iterable[Chase],
         sent: Message | None = None,
-    ) -> Change:
+    ) -> Change | None:
         """Tell every watcher, within the window (`gather` seconds, `busy` under a burst);
-        returns at once (call it on the event loop's thread)."""
+        returns at once (call it on the event loop's thread) the change told, or None when
+        nobody watches: then nothing is made (a frozen dataclass was ~2 us of every ack)."""
+        if not self._watches:
+            return None
         change = Change(message_id, tuple(chases), sent, next(self._seq))
-        if self._watches:
-            self._pending.append(change)
-            if not self._flush_due:
-                self._flush_due = True
-                loop = asyncio.get_running_loop()
-                quiet = loop.time() - self._flushed
-                self.window = next_gather(self.window, quiet, self._gather, self._busy)
-                loop.call_later(self.window, self._flush)
+        self._pending.append(change)
+        if not self._flush_due:
+            self._flush_due = True
+            loop = asyncio.get_running_loop()
+            quiet = loop.time() - self._flushed
+            self.window = next_gather(self.window, quiet, self._gather, self._busy)
+            loop.call_later(self.window, self._flush)
         return change
 
     def _flush(self) -> None:

@@ -117,3 +117,11 @@ async def test_the_stream_is_the_secretariats(api: Api) -> None:
     assert stream.status == 303  # no session
     await sign_in(api, await api.token("hun-1"))
     assert (await api.client.get("/dashboard/live")).status == 403
+
+
+async def test_with_nobody_watching_a_change_is_not_even_made() -> None:
+    live = Live(gather=0)
+    assert live.publish("ew-1", []) is None  # an ack's cost when no page is open
+    watch = live.watch()
+    told = live.publish("ew-2", [])
+    assert told is not None and await next_change(watch) == told  # not ew-1: it never was
