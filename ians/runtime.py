@@ -9,13 +9,11 @@ import asyncio
 import gc
 
 GC_YOUNG = 50_000
-"""Objects allocated (net) between two collections of the youngest generation; Python's
-default is 700. A request in flight holds a few dozen objects (its task, frames,
-futures, headers) for milliseconds: at 700, with 64 requests in flight, every few
-acknowledgements a collection walked all of them, promoted them, and soon walked them
-again in the older generations, ~12 us of every ack (bench/README.md). Objects freed by
-their reference count never count, so memory grows only by cyclic garbage, collected
-as before, just less often."""
+"""Objects allocated (net) between two collections of the youngest generation (Python's
+default: 700). Each request in flight holds a few dozen objects for milliseconds; at 700,
+with 64 in flight, a collection every few acknowledgements walked them all and promoted
+them to be walked again, 8-14 us of every ack (bench/README.md). Objects freed by their
+reference count never count, so only cyclic garbage waits longer."""
 
 
 def prepare() -> None:

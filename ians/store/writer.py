@@ -13,9 +13,7 @@ request (or as soon as SEND_AT of them are queued), and the child, once idle, ru
 every request waiting in its socket as one transaction. So at rest a write commits at
 once, and under load the writes that arrived during one commit share the next one (one
 fsync). Each caller is answered only after the transaction that holds its write has
-committed. (A write that found the writer idle used to go alone, at once: under load
-that made one-write transactions, ~250 us of the writer's CPU each against ~45 an ack
-in one of 32; now it waits for the end of its turn like the others.)
+committed.
 """
 
 from __future__ import annotations
@@ -48,14 +46,10 @@ log = logging.getLogger(__name__)
 START_TIMEOUT = 30.0  # seconds for the writer process to open the database
 
 SEND_AT = 32
-"""Writes queued in one turn of the event loop that go to the writer process at once,
-not at the end of the turn. A turn that reads a burst of acknowledgements runs each of
-their handlers up to its write: 60 of them took ~4 ms, and the writer idled meanwhile,
-then had all of them to commit while the loop waited for it. Sent in parts, the writer
-commits the first part while the loop reads the rest (bench/README.md: 64 connections
-went from 0.47-0.53 of the ceiling to 0.57-0.59 at 16, and with GC tuned 0.62 at 8,
-0.65 at 16 and 24, 0.68-0.71 at 32, 0.64 at 48: fewer, bigger commits cost the writer
-less CPU, down to where the writer waits again)."""
+"""Queued writes that go to the writer process at once, not at the end of the loop's
+turn: a turn that reads a burst of acknowledgements runs all their handlers before any
+commit could start, so the writer idled, then the loop waited on it (bench/README.md:
+32 was the best of 8 to 48; bigger parts cost the writer less CPU an ack)."""
 
 Batch = Callable[[sqlite3.Connection, list[Any]], list[Any]]
 """Writes a batch of items inside the open transaction; one result (or IansError) per
@@ -186,7 +180,8 @@ class GroupCommit:
         self._queue.append((batch, item, future))
         if len(self._queue) >= SEND_AT:  # enough for the writer to start on
             self._flush()
-        elif not self._flush_due:  # else once per turn of the loop, after every callback
+        elif not self._flush_due:  # else at the turn's end, even to an idle writer: sent at
+            # once, a turn's first write was a transaction alone (~250 us of writer CPU)
             self._flush_due = True
             asyncio.get_running_loop().call_soon(self._flush)
         return future
