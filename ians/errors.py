@@ -97,6 +97,10 @@ class Conflict(IansError):
     code = "conflict"
 
 
+class InjectSent(Conflict):
+    """An exercise's inject is stored already: another node sent it (each is sent once)."""
+
+
 class RequestTimeout(IansError):
     status = 408
     code = "request_timeout"

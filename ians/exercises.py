@@ -35,7 +35,7 @@ from ians.domain.limits import speed_problem
 from ians.domain.messages import Message, MessageType
 from ians.domain.policy import AckPolicy, PolicyTable
 from ians.domain.simulated import ack_time, response_delay
-from ians.errors import Conflict, IansError, InvalidInput
+from ians.errors import Conflict, IansError, InjectSent, InvalidInput
 from ians.scenarios.loader import (
     load_scenario,
     load_scenario_file,
@@ -245,13 +245,17 @@ class Exercises:
                 continue  # stopped, or sent before a restart
             inject = live.injects[inject_id]
             draft = inject.draft(live.scenario.mode, live.exercise.started_at, live.sent)  # type: ignore[arg-type]
-            message, _ = await self.tracker.send(  # a scripted inject: played by IANS
-                draft,
-                exercise_id=exercise_id,
-                policy=live.policies[inject_id],
-                inject=inject_id,
-                simulated=True,
-            )
+            try:
+                message, _ = await self.tracker.send(  # a scripted inject: played by IANS
+                    draft,
+                    exercise_id=exercise_id,
+                    policy=live.policies[inject_id],
+                    inject=inject_id,
+                    simulated=True,
+                )
+            except InjectSent:  # by the node that runs the exercise now: not here again
+                log.warning("inject %s of %s was sent by another node", inject_id, exercise_id)
+                continue
             self._remember(live, message, inject_id)
             if message.type is MessageType.ASSISTANCE_REQUEST:
                 self.timers.arm(

@@ -253,6 +253,20 @@ async def test_stopping_an_exercise_ends_its_chases_and_refuses_later_acks(
     assert report["exercise"]["ended_at"] == created["started_at"]
 
 
+async def test_an_inject_another_node_sent_is_not_sent_again(
+    make_api: AppFactory, clock: ManualClock
+) -> None:
+    api = await make_api()
+    created = await api.json("POST", "/api/exercises", json={"scenario": DRILL_HUN_ROU}, status=201)
+    await api.app[tracker_key].timers.run_due()  # ew1 sent
+    exercises = api.app[exercises_key]
+    # a node that lost the exercise without knowing it yet: it believes ew1 still due
+    del exercises._live[created["id"]].sent["ew1"]
+    await exercises._injects_due([(created["id"], "ew1")], clock.now())  # no error
+    report = await api.json("GET", f"/api/exercises/{created['id']}/report")
+    assert [r["inject"] for r in report["recipients"]] == ["ew1", "ew1"]  # HUN, ROU once
+
+
 async def test_a_restart_takes_up_a_running_exercise(
     make_api: AppFactory, clock: ManualClock
 ) -> None:

@@ -10,14 +10,16 @@ import pytest
 
 from ians.clock import ManualClock
 from ians.domain import messages
+from ians.domain.contacts import Registry
 from ians.domain.messages import MessageType, Mode
-from ians.errors import IansError, NotDelivered
+from ians.errors import IansError, InjectSent, NotDelivered
 from ians.store import AckResult
-from ians.store.base import Store
+from ians.store.base import MessageQuery, Store
 from ians.store.pg_schema import MIGRATIONS
 from ians.store.postgres import PostgresStore
 from ians.store.sqlite import SqliteStore
 from ians.tracking import Tracker
+from tests.conftest import make_tracker
 
 
 def test_each_backend_implements_every_method_of_the_interface() -> None:
@@ -86,6 +88,38 @@ async def test_acknowledgements_at_once_each_get_their_own_answer(
     assert repeated.count(False) == 40 and repeated.count(True) == 20
     for m in messages:
         assert {c.status.value for c in await store.chases(m.id)} == {"acknowledged"}
+
+
+async def test_an_exercise_sends_each_inject_once(store: SqliteStore, tracker: Tracker) -> None:
+    """A node that lost an exercise without knowing it yet may send an inject again: the
+    store refuses the second and keeps nothing of it."""
+    await tracker.send(_draft(), exercise_id="ex-1", inject="ew1")
+    with pytest.raises(InjectSent):
+        await tracker.send(_draft(), exercise_id="ex-1", inject="ew1")
+    await tracker.send(_draft(), exercise_id="ex-1", inject="ra1")
+    await tracker.send(_draft(), exercise_id="ex-2", inject="ew1")  # another exercise's
+    await tracker.send(_draft())  # a message of no exercise: no inject to compare
+    listed = await store.list_messages(MessageQuery(limit=10, exercise="ex-1"))
+    assert len(listed) == 2
+
+
+async def test_two_nodes_sending_one_inject_at_once_store_it_once(
+    pg_url: str, registry: Registry, clock: ManualClock
+) -> None:
+    stores = [await PostgresStore.open(pg_url), await PostgresStore.open(pg_url)]
+    try:
+        trackers = [await make_tracker(s, registry, clock) for s in stores]  # type: ignore[arg-type]
+        for n in range(5):  # five injects, each sent by both nodes at the same moment
+            results = await asyncio.gather(
+                *(t.send(_draft(), exercise_id="ex-1", inject=f"i{n}") for t in trackers),
+                return_exceptions=True,
+            )
+            assert sorted(type(r).__name__ for r in results) == ["InjectSent", "tuple"]
+        listed = await stores[0].list_messages(MessageQuery(limit=20, exercise="ex-1"))
+        assert len(listed) == 5
+    finally:
+        for s in stores:
+            await s.close()
 
 
 def _draft() -> messages.TestDraft:

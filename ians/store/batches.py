@@ -23,6 +23,7 @@ from ians.errors import (
     Conflict,
     Forbidden,
     IansError,
+    InjectSent,
     NotDelivered,
     UnknownExercise,
     UnknownMessage,
@@ -41,6 +42,7 @@ from ians.store.rows import (
     chase_update,
     chunks,
     inbox_delivered,
+    inject_stored,
     insert_chases,
     insert_deliveries,
     insert_events,
@@ -102,6 +104,9 @@ def add_message(
 ) -> list[list[int] | IansError]:
     out: list[list[int] | IansError] = []
     for message, policy, chases, events, inject in items:
+        if inject_stored(conn, message, inject):
+            out.append(InjectSent(f"inject {inject!r} of {message.exercise_id} is sent already"))
+            continue
         try:
             insert_message(conn, message, policy, inject)
         except sqlite3.IntegrityError:

@@ -27,6 +27,7 @@ from ians.errors import (
     Conflict,
     Forbidden,
     IansError,
+    InjectSent,
     NotDelivered,
     UnknownExercise,
     UnknownMessage,
@@ -197,6 +198,9 @@ async def queue_chase_steps(conn: Conn, events: Sequence[Event]) -> None:
 
 
 # --- messages, acknowledgements, timers ----------------------------------------------------
+_INJECT_LOCKS = 0x1A5515  # advisory locks (this, hash of exercise and inject): one a time
+
+
 async def add_message(
     conn: Conn,
     message: Message,
@@ -205,6 +209,20 @@ async def add_message(
     events: Sequence[Event],
     inject: str | None,
 ) -> list[int]:
+    """Raises InjectSent when the message's exercise has a message of this inject already:
+    two nodes sending it at once take turns, and the second finds the first's."""
+    if inject is not None and message.exercise_id is not None:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            _INJECT_LOCKS,
+            f"{message.exercise_id}/{inject}",
+        )
+        if await conn.fetchval(
+            "SELECT 1 FROM messages WHERE exercise_id = $1 AND inject = $2 LIMIT 1",
+            message.exercise_id,
+            inject,
+        ):
+            raise InjectSent(f"inject {inject!r} of {message.exercise_id} is sent already")
     await insert_message(conn, message, policy, inject)
     ids = await insert_chases(conn, chases)
     await insert_events(conn, events)

@@ -299,6 +299,18 @@ def insert_deliveries(
     insert_events(conn, [inbox_delivered("message", m, c, p, at) for m, p, c, at in reached])
 
 
+def inject_stored(conn: sqlite3.Connection, message: Message, inject: str | None) -> bool:
+    """Whether the exercise of `message` has a message of this inject already (a node
+    that lost an exercise without knowing it yet sends its injects again)."""
+    if inject is None or message.exercise_id is None:
+        return False
+    cursor = conn.execute(
+        "SELECT 1 FROM messages WHERE exercise_id = ? AND inject = ? LIMIT 1",
+        (message.exercise_id, inject),
+    )
+    return cursor.fetchone() is not None
+
+
 def insert_message(
     conn: sqlite3.Connection, message: Message, policy: AckPolicy, inject: str | None
 ) -> None:
