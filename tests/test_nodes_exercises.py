@@ -66,3 +66,13 @@ async def test_an_exercise_passes_to_another_node_when_its_node_stops_renewing(
 
         facts = await b.tracker.store.exercise_facts(exercise.id)
         assert sorted(m.inject for m in facts.messages) == ["ew1", "ew2"]
+
+        # A's own timers still hold ew1's chases (armed when A sent it); their steps are
+        # B's now, and so are the simulated PoCs those steps reach: A leaves them to B
+        ew1 = next(m.message for m in facts.messages if m.inject == "ew1")
+        ids = [c.id for c in await a.tracker.store.chases(ew1.id)]
+        clock.advance(timedelta(minutes=5))  # the first reminder (15 min) is due
+        await b.nodes.poll()  # B renews its lease
+        assert await a.tracker.store.fire(ids, clock.now()) == []
+        fired = await b.tracker.store.fire(ids, clock.now())
+        assert sorted(f.chase.country for f in fired) == ["HUN", "ROU"]

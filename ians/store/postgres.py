@@ -456,12 +456,17 @@ class PostgresStore(Store):
         return [(from_us(due), cid) for due, cid in rows]
 
     async def fire(self, chase_ids: Sequence[int], now: datetime) -> list[Fired]:
-        """As Store.fire; a chase another node is firing right now is left to it."""
+        """As Store.fire; a chase another node is firing right now is left to it, and so
+        is one of an exercise another node runs (this node's timer was armed before that
+        node took the exercise up: its steps, and the PoCs they reach, are that node's)."""
         async with self._tx() as conn:
             rows = await conn.fetch(
                 f"{w.FIRE_COLUMNS} WHERE c.id = ANY($1::bigint[]) AND c.status = 'pending'"
+                f" AND {_not_run_elsewhere(now='$2', node='$3')}"
                 " ORDER BY c.id FOR UPDATE OF c SKIP LOCKED",
                 list(chase_ids),
+                to_us(now),
+                self.node,
             )
             fired = await w.fire(conn, rows, now)
             await self._notify_due(conn, [f.chase for f in fired])
@@ -474,7 +479,7 @@ class PostgresStore(Store):
         async with self._tx() as conn:
             rows = await conn.fetch(
                 f"{w.FIRE_COLUMNS} WHERE c.next_due_at <= $1 AND c.status = 'pending'"
-                f" AND {_NOT_RUN_ELSEWHERE} ORDER BY c.next_due_at LIMIT $2"
+                f" AND {_not_run_elsewhere(now='$1', node='$3')} ORDER BY c.next_due_at LIMIT $2"
                 " FOR UPDATE OF c SKIP LOCKED",
                 to_us(now),
                 limit,
@@ -935,10 +940,12 @@ class Where:
 
 # an exercise's chases are stepped by the node that runs it (its simulated PoCs answer
 # there), unless that node's lease ran out
-_NOT_RUN_ELSEWHERE = (
-    "(m.exercise_id IS NULL OR NOT EXISTS (SELECT 1 FROM runners r"
-    " WHERE r.exercise_id = m.exercise_id AND r.node != $3 AND r.until > $1))"
-)
+def _not_run_elsewhere(now: str, node: str) -> str:
+    """The chase's message is of no exercise, or of one no other node runs at `now`."""
+    return (
+        "(m.exercise_id IS NULL OR NOT EXISTS (SELECT 1 FROM runners r"
+        f" WHERE r.exercise_id = m.exercise_id AND r.node != {node} AND r.until > {now}))"
+    )
 
 
 # the message was sent by the country, or reached one of its PoCs
