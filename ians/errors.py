@@ -100,6 +100,10 @@ class Conflict(IansError):
 class InjectSent(Conflict):
     """An exercise's inject is stored already: another node sent it (each is sent once)."""
 
+    @classmethod
+    def of(cls, exercise_id: str | None, inject: str | None) -> InjectSent:
+        return cls(f"inject {inject!r} of {exercise_id} is sent already")
+
 
 class RequestTimeout(IansError):
     status = 408

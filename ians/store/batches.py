@@ -105,7 +105,7 @@ def add_message(
     out: list[list[int] | IansError] = []
     for message, policy, chases, events, inject in items:
         if inject_stored(conn, message, inject):
-            out.append(InjectSent(f"inject {inject!r} of {message.exercise_id} is sent already"))
+            out.append(InjectSent.of(message.exercise_id, inject))
             continue
         try:
             insert_message(conn, message, policy, inject)

@@ -222,7 +222,7 @@ async def add_message(
             message.exercise_id,
             inject,
         ):
-            raise InjectSent(f"inject {inject!r} of {message.exercise_id} is sent already")
+            raise InjectSent.of(message.exercise_id, inject)
     await insert_message(conn, message, policy, inject)
     ids = await insert_chases(conn, chases)
     await insert_events(conn, events)
