@@ -5,15 +5,16 @@ A step that notifies (a send, a reminder, an escalation, a consultation's invita
 reminder) stores its notices in the transaction that records it (ians/store/outbox.py).
 The outbox then attempts the due notices in bursts of up to BURST, AT_ONCE of each
 channel at a time; a burst's outcomes are stored in one write while the next burst is
-attempted (its notices are left out of that one until then). A temporary failure is tried again
-on the `delivery.retries` schedule of the injected clock (divided by the speed of a
-scaled exercise; no sooner than a peer's `Retry-After`), a permanent one (or the end of
-the schedule) is final and escalates the country; a peer that says it is gone (HTTP
-410) switches the PoC's channel off. Each attempt's outcome is stored with its
-`delivered` or `delivery_failed` event in one transaction. After a start, whatever is
-still pending is attempted again: a notice whose outcome had not been stored before a
-crash is sent again with the same id (`Message-ID`, `webhook-id`), so peers can drop
-the duplicate.
+attempted, and that one is read while the burst before it is attempted (each read starts
+past the last notice of the burst before, so no notice is attempted twice at once). A
+temporary failure is tried again on the `delivery.retries` schedule of the injected clock
+(divided by the speed of a scaled exercise; no sooner than a peer's `Retry-After`), a
+permanent one (or the end of the schedule) is final and escalates the country; a peer
+that says it is gone (HTTP 410) switches the PoC's channel off. Each attempt's outcome is
+stored with its `delivered` or `delivery_failed` event in one transaction. After a start,
+whatever is still pending is attempted again: a notice whose outcome had not been stored
+before a crash is sent again with the same id (`Message-ID`, `webhook-id`), so peers can
+drop the duplicate.
 """
 
 from __future__ import annotations
@@ -75,7 +76,6 @@ class Outbox:
         self._again = False
         self._closing = False
         self._recording: asyncio.Task[None] | None = None  # storing the last burst's outcomes
-        self._in_flight: set[int] = set()  # its notices, still pending in the store till then
         timers.handle(OUTBOX, self._due)
         dispatcher.submitted.append(self.wake)
 
@@ -113,20 +113,29 @@ class Outbox:
         self.wake()  # not awaited: a long burst must not hold up the other timers
 
     async def _run(self) -> None:
+        upcoming: asyncio.Task[list[OutboxNotice]] | None = None  # the next burst, being read
         try:
             while True:
                 self._again = False
                 if self._closing:
                     return
-                due = await self._due_now()
+                if upcoming is None:  # nothing in flight (see below): from the earliest
+                    due = await self._store.due_notices(self._clock.now(), BURST)
+                else:
+                    due, upcoming = await upcoming, None
                 if due:
+                    # read the next burst while this one is attempted: the notices past
+                    # this one's last, so not those of this one, nor of the one before
+                    # (earlier in the same order), whose outcomes may not be stored yet
+                    upcoming = asyncio.create_task(
+                        self._store.due_notices(self._clock.now(), BURST, after=due[-1])
+                    )
                     answers = await self._attempt(due)
                     await self._recorded()  # the burst before: one write in flight at most
                     self._recording = asyncio.create_task(self._record(due, answers))
-                    self._in_flight = {n.id for n in due}
                     continue
                 if self._recording is not None:
-                    await self._recorded()  # then look again: its retries may be due
+                    await self._recorded()  # then from the earliest: retries may be due
                     continue
                 if not self._again:
                     break
@@ -138,6 +147,9 @@ class Outbox:
             self._timers.arm((OUTBOX, 0), self._clock.now() + RETRY_AFTER)
             return
         finally:
+            if upcoming is not None:  # closing: what it read is attempted at the next start
+                upcoming.cancel()
+                await asyncio.gather(upcoming, return_exceptions=True)
             try:
                 await self._recorded()
             except Exception:  # its notices are still pending: attempted again
@@ -149,20 +161,11 @@ class Outbox:
         if self._again:  # woken while closing the burst: go again once this task is done
             asyncio.get_running_loop().call_soon(self.wake)
 
-    async def _due_now(self) -> list[OutboxNotice]:
-        """The next burst: the notices due, less those whose outcome is being stored."""
-        skip = self._in_flight
-        due = await self._store.due_notices(self._clock.now(), BURST + len(skip))
-        return [n for n in due if n.id not in skip][:BURST]
-
     async def _recorded(self) -> None:
         """Wait until the outcomes of the last burst are stored (raises what storing did)."""
         recording, self._recording = self._recording, None
         if recording is not None:
-            try:
-                await recording
-            finally:
-                self._in_flight = set()
+            await recording
 
     async def _attempt(self, due: list[OutboxNotice]) -> list[Answer]:
         """Attempt every notice, AT_ONCE of each channel at a time, by as many workers

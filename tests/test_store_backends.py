@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from datetime import timedelta
 
 import asyncpg
 import pytest
@@ -120,6 +121,23 @@ async def test_two_nodes_sending_one_inject_at_once_store_it_once(
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_due_notices_come_earliest_first_and_from_past_a_given_one(
+    store: SqliteStore, tracker: Tracker, clock: ManualClock
+) -> None:
+    """The outbox reads its next burst past the last notice of the one it is attempting."""
+    await store.set_channels([("hun-1", "email"), ("rou-1", "email")])
+    for _ in range(3):
+        await tracker.send(_draft())
+        clock.advance(timedelta(seconds=1))
+    first = await store.due_notices(clock.now(), 2)
+    rest = await store.due_notices(clock.now(), 100, after=first[-1])
+    read = first + rest
+    assert len(read) == 6 and len({n.id for n in read}) == 6
+    assert [(n.due_at, n.id) for n in read] == sorted((n.due_at, n.id) for n in read)
+    assert all(n.due_at is not None and n.due_at <= clock.now() for n in read)
+    assert await store.due_notices(clock.now(), 100, after=read[-1]) == []
 
 
 def _draft() -> messages.TestDraft:

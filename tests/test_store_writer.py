@@ -11,11 +11,12 @@ import socket
 import sqlite3
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from ians.domain.outbox import Attempt
 from ians.errors import FileError, NotDelivered, Problem, UnknownMessage
 from ians.store import batches, writer_process
 from ians.store.sqlite import PAGE_SIZE, SqliteStore
@@ -192,6 +193,17 @@ def test_requests_waiting_together_share_one_transaction_and_a_bad_one_fails_alo
     assert replies[2] == ("ok", [[None, None]])
     with sqlite3.connect(path) as db:
         assert dict(db.execute("SELECT key, value FROM meta")) == {"a": "1", "b": "2", "c": "3"}
+
+
+def test_an_outbox_burst_s_outcomes_cross_to_the_writer_whole() -> None:
+    """Attempts are framed as their fields (ians/store/writer.py): each comes back equal."""
+    at = datetime(2026, 12, 3, tzinfo=UTC)
+    attempts = [
+        Attempt(1, 1, at, True, "204 No Content"),
+        Attempt(2, 3, at, False, "503: busy", False, at + timedelta(minutes=1)),
+        Attempt(3, 1, at, False, "410 Gone", True, None, True),
+    ]
+    assert pickle.loads(bytes(frame(attempts)[8:])) == attempts
 
 
 def test_a_request_split_across_reads_is_taken_whole(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ class OutboxNotice:
     attempts: int  # made so far
     created_at: datetime
     state: NoticeState = NoticeState.PENDING
+    due_at: datetime | None = None  # when its next attempt falls due (None once final)
 
 
 @dataclass(frozen=True, slots=True)

@@ -334,8 +334,12 @@ class Store(ABC):
         """When each (poc, channel) that a peer switched off (HTTP 410) went off."""
 
     @abstractmethod
-    async def due_notices(self, now: datetime, limit: int) -> list[OutboxNotice]:
-        """Pending notices whose next attempt is due at `now`, earliest first."""
+    async def due_notices(
+        self, now: datetime, limit: int, after: OutboxNotice | None = None
+    ) -> list[OutboxNotice]:
+        """Pending notices whose next attempt is due at `now`, earliest first (by `due_at`,
+        then id); only those after `after` in that order when given (the outbox reads the
+        next burst past the one whose outcomes it is storing)."""
 
     @abstractmethod
     async def next_notice_due(self) -> datetime | None:

@@ -231,10 +231,23 @@ def _escalate(
 
 def notice_of(r: Sequence[Any]) -> OutboxNotice:
     """An OutboxNotice from the columns of NOTICE_COLUMNS."""
-    return OutboxNotice(r[0], r[1], r[2], r[3], r[4], r[5], r[6], from_us(r[7]), NoticeState(r[8]))
+    due_at = None if r[9] is None else from_us(r[9])
+    return OutboxNotice(
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], from_us(r[7]), NoticeState(r[8]), due_at
+    )
 
 
-NOTICE_COLUMNS = "id, kind, message_id, poc, country, channel, attempts, created_at, state"
+NOTICE_COLUMNS = (
+    "id, kind, message_id, poc, country, channel, attempts, created_at, state, next_attempt_at"
+)
+
+
+def after_key(after: OutboxNotice | None) -> tuple[int, int]:
+    """(next_attempt_at, id) that a read of due notices starts after: the last notice of
+    the burst before, or before every notice."""
+    if after is None or after.due_at is None:
+        return (-1, 0)
+    return (to_us(after.due_at), after.id)
 
 
 def record_bounces(

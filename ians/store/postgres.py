@@ -54,7 +54,7 @@ from ians.store.base import (
     WebSession,
 )
 from ians.store.batches import parsed_policy
-from ians.store.outbox import NOTICE_COLUMNS, notice_of
+from ians.store.outbox import NOTICE_COLUMNS, after_key, notice_of
 from ians.store.pg_schema import MIGRATIONS
 from ians.store.rows import (
     CHASE_COLUMNS,
@@ -769,7 +769,9 @@ class PostgresStore(Store):
         rows = await self._rows("SELECT poc, channel, disabled_at FROM disabled_channels")
         return {(str(p), str(c)): from_us(at) for p, c, at in rows}
 
-    async def due_notices(self, now: datetime, limit: int) -> list[OutboxNotice]:
+    async def due_notices(
+        self, now: datetime, limit: int, after: OutboxNotice | None = None
+    ) -> list[OutboxNotice]:
         """As Store.due_notices, and each is claimed for this node for the lease: no other
         node attempts it until its outcome is recorded or the lease has run out."""
         us = to_us(now)
@@ -777,13 +779,15 @@ class PostgresStore(Store):
             rows = await conn.fetch(
                 "UPDATE outbox SET claimed_until = $2 WHERE id IN (SELECT id FROM outbox"
                 " WHERE next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1)"
+                " AND (next_attempt_at, id) > ($4, $5)"
                 " ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
-                f" RETURNING {NOTICE_COLUMNS}, next_attempt_at",
+                f" RETURNING {NOTICE_COLUMNS}",
                 us,
                 us + self._lease_us,
                 limit,
+                *after_key(after),
             )
-        rows = sorted(rows, key=lambda r: (r[-1], r[0]))
+        rows = sorted(rows, key=lambda r: (r["next_attempt_at"], r["id"]))
         return [notice_of(tuple(r)) for r in rows]
 
     async def next_notice_due(self) -> datetime | None:

@@ -443,11 +443,13 @@ class SqliteStore(Store):
         rows = await self._rows("SELECT poc, channel, disabled_at FROM disabled_channels")
         return {(str(p), str(c)): from_us(at) for p, c, at in rows}
 
-    async def due_notices(self, now: datetime, limit: int) -> list[OutboxNotice]:
+    async def due_notices(
+        self, now: datetime, limit: int, after: OutboxNotice | None = None
+    ) -> list[OutboxNotice]:
         rows = await self._rows(
             f"SELECT {outbox.NOTICE_COLUMNS} FROM outbox WHERE next_attempt_at <= ?"
-            " ORDER BY next_attempt_at, id LIMIT ?",
-            (to_us(now), limit),
+            " AND (next_attempt_at, id) > (?, ?) ORDER BY next_attempt_at, id LIMIT ?",
+            (to_us(now), *outbox.after_key(after), limit),
         )
         return [outbox.notice_of(r) for r in rows]
 
