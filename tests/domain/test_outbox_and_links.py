@@ -3,12 +3,16 @@ escalation a failed delivery causes."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ians.domain.chase import Chase, ChaseStatus, EventKind, escalate_now, fire, start_chase
-from ians.domain.links import Claims, LinkSigner, Purpose
+from ians.domain.links import Claims, LinkSigner, Purpose, key_id
 from ians.domain.outbox import notice_message_id, parse_notice_message_id, retry_at
 from ians.domain.policy import AckPolicy
 
@@ -74,6 +78,23 @@ def test_an_old_key_still_verifies_after_a_new_one_signs() -> None:
     rotated = LinkSigner([b"key-two", b"key-one"])
     assert rotated.verify(token, Purpose.ACK, T0) == CLAIMS
     assert LinkSigner([b"key-two"]).verify(token, Purpose.ACK, T0) is None
+
+
+@pytest.mark.parametrize("subject", ["", "e", "ew", "ew-", "ew-1", "ew-0123456789abcdef"])
+@pytest.mark.parametrize("poc", ["h", "hun-1", 'é"\\\u2028'])
+def test_a_link_is_the_plain_json_claims_and_their_mac(subject: str, poc: str) -> None:
+    """Each subject's shared part is worked out once (LinkSigner._head): whatever the
+    lengths, a link is `<key id>.<base64url JSON claims>.<base64url HMAC of the two>`."""
+    claims = Claims(Purpose.ACK, subject, poc, T0 + timedelta(days=8), "webhook")
+    fields = [claims.purpose.value, subject, poc, int(claims.expires_at.timestamp()), "webhook"]
+    body = _b64(json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode())
+    kid = key_id(b"key-one")
+    mac = _b64(hmac.new(b"key-one", f"{kid}.{body}".encode(), hashlib.sha256).digest())
+    assert SIGNER.sign(claims) == SIGNER.sign(claims) == f"{kid}.{body}.{mac}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 @pytest.mark.parametrize(
