@@ -17,6 +17,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+from aiohttp import BytesPayload
 from yarl import URL
 
 from ians.cap import MEDIA_TYPE as CAP_MEDIA_TYPE
@@ -189,7 +190,7 @@ class WebhookChannel:
                 now = self._clock.now()
                 headers |= signed_headers(key, msg_id, now, body)
                 async with self._session.post(
-                    url, data=body, headers=headers, allow_redirects=False
+                    url, data=BytesPayload(body), headers=headers, allow_redirects=False
                 ) as response:
                     said = await response.content.read(_ANSWER_BYTES)
                 status = response.status

@@ -16,9 +16,9 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Purpose(StrEnum):
@@ -26,8 +26,7 @@ class Purpose(StrEnum):
     SIGNIN = "signin"  # sign in as `poc`, once
 
 
-@dataclass(frozen=True, slots=True)
-class Claims:
+class Claims(NamedTuple):
     purpose: Purpose
     subject: str  # the message id for an ack; "" for a sign-in
     poc: str

@@ -4,9 +4,9 @@ attempt answered, and when to try again. Pure: times are passed in."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class NoticeState(StrEnum):
@@ -15,8 +15,7 @@ class NoticeState(StrEnum):
     FAILED = "failed"  # a permanent failure, or the retries ran out
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxNotice:
+class OutboxNotice(NamedTuple):
     """One notice for one channel of one PoC, as stored. `id` is the outbox row, which
     names the notice for good (its `Message-ID`), so every retry carries the same id."""
 
@@ -32,8 +31,7 @@ class OutboxNotice:
     due_at: datetime | None = None  # when its next attempt falls due (None once final)
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(NamedTuple):
     """What the peer answered one delivery: `delivered`, or a failure `permanent` or not.
 
     `retry_after`: the peer asked to wait this long before the next attempt (HTTP 429 or
@@ -48,8 +46,7 @@ class Answer:
     gone: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(NamedTuple):
     """The outcome of attempt number `number` of notice `notice_id`, made at `at`.
 
     `retry_at` is when to try again (a temporary failure with retries left); a failure

@@ -80,14 +80,10 @@ _DISPATCH = {
     # pickles through Python-level __getstate__/__setstate__ (~3 us an ack, both ends)
     AckResult: lambda r: (AckResult, (r.acknowledged_at, r.repeated, r.chase)),
     Fired: lambda f: (Fired, (f.chase, f.events)),
-    # and the outcomes of an outbox burst (~3 us each otherwise, a thousand a burst)
-    Attempt: lambda a: (
-        Attempt,
-        (a.notice_id, a.number, a.at, a.delivered, a.answer, a.permanent, a.retry_at, a.gone),
-    ),
     # named tuples as their fields, without copyreg's __reduce_ex__ (~0.4 us each)
     Chase: lambda c: (Chase, tuple(c)),
     Event: lambda e: (Event, tuple(e)),
+    Attempt: lambda a: (Attempt, tuple(a)),  # an outbox burst's outcomes, a thousand
 }
 
 
