@@ -5,24 +5,25 @@ A step that notifies (a send, a reminder, an escalation, a consultation's invita
 reminder) stores its notices in the transaction that records it (ians/store/outbox.py).
 The outbox then attempts the due notices in bursts of up to BURST, AT_ONCE of each
 channel at a time; a burst's outcomes are stored in one write while the next burst is
-attempted, and that one is read while the burst before it is attempted (each read starts
-past the last notice of the burst before, so no notice is attempted twice at once). A
-temporary failure is tried again on the `delivery.retries` schedule of the injected clock
-(divided by the speed of a scaled exercise; no sooner than a peer's `Retry-After`), a
-permanent one (or the end of the schedule) is final and escalates the country; a peer
-that says it is gone (HTTP 410) switches the PoC's channel off. Each attempt's outcome is
-stored with its `delivered` or `delivery_failed` event in one transaction. After a start,
-whatever is still pending is attempted again: a notice whose outcome had not been stored
-before a crash is sent again with the same id (`Message-ID`, `webhook-id`), so peers can
-drop the duplicate.
+attempted, and that one is read while the last notices of the burst before it are (each
+read starts past the last notice of the burst before, so no notice is attempted twice at
+once). A temporary failure is tried again on the `delivery.retries` schedule of the
+injected clock (divided by the speed of a scaled exercise; no sooner than a peer's
+`Retry-After`), a permanent one (or the end of the schedule) is final and escalates the
+country; a peer that says it is gone (HTTP 410) switches the PoC's channel off. Each
+attempt's outcome is stored with its `delivered` or `delivery_failed` event in one
+transaction. After a start, whatever is still pending is attempted again: a notice whose
+outcome had not been stored before a crash is sent again with the same id
+(`Message-ID`, `webhook-id`), so peers can drop the duplicate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -76,6 +77,7 @@ class Outbox:
         self._again = False
         self._closing = False
         self._recording: asyncio.Task[None] | None = None  # storing the last burst's outcomes
+        self._upcoming: asyncio.Task[list[OutboxNotice]] | None = None  # reading the next
         timers.handle(OUTBOX, self._due)
         dispatcher.submitted.append(self.wake)
 
@@ -113,24 +115,18 @@ class Outbox:
         self.wake()  # not awaited: a long burst must not hold up the other timers
 
     async def _run(self) -> None:
-        upcoming: asyncio.Task[list[OutboxNotice]] | None = None  # the next burst, being read
         try:
             while True:
                 self._again = False
                 if self._closing:
                     return
-                if upcoming is None:  # nothing in flight (see below): from the earliest
+                if self._upcoming is None:  # nothing in flight (see below): from the earliest
                     due = await self._store.due_notices(self._clock.now(), BURST)
                 else:
-                    due, upcoming = await upcoming, None
+                    due = await self._upcoming
+                    self._upcoming = None
                 if due:
-                    # read the next burst while this one is attempted: the notices past
-                    # this one's last, so not those of this one, nor of the one before
-                    # (earlier in the same order), whose outcomes may not be stored yet
-                    upcoming = asyncio.create_task(
-                        self._store.due_notices(self._clock.now(), BURST, after=due[-1])
-                    )
-                    answers = await self._attempt(due)
+                    answers = await self._attempt(due, functools.partial(self._read_after, due[-1]))
                     await self._recorded()  # the burst before: one write in flight at most
                     self._recording = asyncio.create_task(self._record(due, answers))
                     continue
@@ -147,6 +143,7 @@ class Outbox:
             self._timers.arm((OUTBOX, 0), self._clock.now() + RETRY_AFTER)
             return
         finally:
+            upcoming, self._upcoming = self._upcoming, None
             if upcoming is not None:  # closing: what it read is attempted at the next start
                 upcoming.cancel()
                 await asyncio.gather(upcoming, return_exceptions=True)
@@ -161,23 +158,39 @@ class Outbox:
         if self._again:  # woken while closing the burst: go again once this task is done
             asyncio.get_running_loop().call_soon(self.wake)
 
+    def _read_after(self, last: OutboxNotice) -> None:
+        """Start reading the next burst: the notices past `last`, the last of the burst
+        being attempted, so neither that burst's nor those of the one before it (earlier in
+        the same order), whose outcomes may not be stored yet."""
+        now = self._clock.now()
+        self._upcoming = asyncio.create_task(self._store.due_notices(now, BURST, after=last))
+
     async def _recorded(self) -> None:
         """Wait until the outcomes of the last burst are stored (raises what storing did)."""
         recording, self._recording = self._recording, None
         if recording is not None:
             await recording
 
-    async def _attempt(self, due: list[OutboxNotice]) -> list[Answer]:
+    async def _attempt(
+        self, due: list[OutboxNotice], handed_out: Callable[[], None]
+    ) -> list[Answer]:
         """Attempt every notice, AT_ONCE of each channel at a time, by as many workers
-        (rather than a task per notice, each waiting for a connection)."""
+        (rather than a task per notice, each waiting for a connection). `handed_out` is
+        called once the last notice is being attempted: the next burst is read meanwhile,
+        while its notices (claimed by this node on PostgreSQL) wait one exchange at most."""
         answers: list[Answer] = [_NOT_TRIED] * len(due)
         queues: dict[str, deque[int]] = {}
         for i, notice in enumerate(due):
             queues.setdefault(notice.channel, deque()).append(i)
+        left = len(due)
 
         async def work(queue: deque[int]) -> None:
+            nonlocal left
             while queue:
                 i = queue.popleft()
+                left -= 1
+                if left == 0:
+                    handed_out()
                 answers[i] = await self._deliver(due[i])
 
         await asyncio.gather(
