@@ -3,11 +3,14 @@ retried on the clock.
 
 A step that notifies (a send, a reminder, an escalation, a consultation's invitation or
 reminder) stores its notices in the transaction that records it (ians/store/outbox.py).
-The outbox then attempts the due notices in bursts of up to BURST, AT_ONCE of each
-channel at a time; a burst's outcomes are stored in one write while the next burst is
-attempted, and that one is read while the last notices of the burst before it are (each
-read starts past the last notice of the burst before, so no notice is attempted twice at
-once). A temporary failure is tried again on the `delivery.retries` schedule of the
+The outbox reads the due notices, up to BATCH at a time, and keeps up to AT_ONCE of each
+channel being attempted, each worker taking the next notice as soon as its last one is
+answered: a receiver that hangs until the timeout holds up one worker, never the
+notices behind it. The next notices are read once fewer than AT_ONCE are waiting, past
+the last one read (so no notice is attempted twice at once; on PostgreSQL a read claims
+its notices for this node, so they are claimed shortly before their attempt). Outcomes
+are stored BATCH at a time in one write, and whatever is left once nothing is being
+attempted. A temporary failure is tried again on the `delivery.retries` schedule of the
 injected clock (divided by the speed of a scaled exercise; no sooner than a peer's
 `Retry-After`), a permanent one (or the end of the schedule) is final and escalates the
 country; a peer that says it is gone (HTTP 410) switches the PoC's channel off. Each
@@ -20,10 +23,9 @@ outcome had not been stored before a crash is sent again with the same id
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -38,9 +40,8 @@ log = logging.getLogger(__name__)
 
 OUTBOX = "outbox"
 """The timer kind of the outbox's next retry: `(OUTBOX, 0)`, one timer at the earliest."""
-BURST = 1000  # notices attempted together, their outcomes stored in one transaction
+BATCH = 1000  # notices read at once, and outcomes stored in one transaction
 AT_ONCE = 64  # notices of one channel attempted at a time (as many as its connections)
-_NOT_TRIED = Answer(False, "not attempted")  # replaced by each notice's answer
 
 
 class ExternalChannel(Protocol):
@@ -50,10 +51,10 @@ class ExternalChannel(Protocol):
         """Attempt one notice; answers what the peer said, never raises for it."""
 
     async def idle(self) -> None:
-        """The burst is over: release what it held (open sessions)."""
+        """Nothing is left to attempt: release what the channel held (open sessions)."""
 
     async def close(self) -> None:
-        """The server stops: release everything (sessions kept between bursts)."""
+        """The server stops: release everything (sessions kept while idle)."""
 
 
 class Outbox:
@@ -74,10 +75,16 @@ class Outbox:
         self._retries = tuple(retries)
         self._speeds: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
-        self._again = False
         self._closing = False
-        self._recording: asyncio.Task[None] | None = None  # storing the last burst's outcomes
-        self._upcoming: asyncio.Task[list[OutboxNotice]] | None = None  # reading the next
+        self._more = False  # a read may find notices: woken, or the last read was full
+        self._nudge = asyncio.Event()  # something changed that the run loop waits on
+        self._last: OutboxNotice | None = None  # the last notice read: the next read's start
+        self._waiting: dict[str, deque[OutboxNotice]] = {}  # read, by channel, in order
+        self._workers: dict[str, set[asyncio.Task[None]]] = {}  # by channel, AT_ONCE at most
+        self._attempting = 0  # notices handed to a worker, not answered yet
+        self._answered: list[tuple[OutboxNotice, Answer]] = []  # their outcomes not stored
+        self._recording: asyncio.Task[None] | None = None  # storing outcomes, one write
+        self._record_failed: Exception | None = None  # raised in the run: it stops
         timers.handle(OUTBOX, self._due)
         dispatcher.submitted.append(self.wake)
 
@@ -90,119 +97,146 @@ class Outbox:
         return 1
 
     def wake(self) -> None:
-        """Attempt what is due now, in the background (again after a running burst)."""
+        """Attempt what is due now, in the background (beside what is being attempted)."""
         if self._closing:
             return
-        if self._task is not None and not self._task.done():
-            self._again = True
-            return
-        self._task = asyncio.create_task(self._run(), name="ians-outbox")
+        self._more = True
+        self._nudge.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="ians-outbox")
 
     async def drain(self) -> None:
-        """Wait for the running burst and any it started (for tests)."""
+        """Wait until nothing is due or being attempted (for tests)."""
         while self._task is not None and not self._task.done():
             await asyncio.shield(self._task)
-            await asyncio.sleep(0)  # a wake queued as the burst ended starts the next one
+            await asyncio.sleep(0)  # a wake queued as the run ended starts the next one
 
     async def close(self) -> None:
         """Stop after the notices being attempted; the rest resume at the next start."""
         self._closing = True
+        self._nudge.set()
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
         await asyncio.gather(*(c.close() for c in self._channels.values()))
 
     async def _due(self, args: list[int], now: datetime) -> None:
-        self.wake()  # not awaited: a long burst must not hold up the other timers
+        self.wake()  # not awaited: a long run must not hold up the other timers
 
     async def _run(self) -> None:
+        """Read and hand out notices while any are due; store the outcomes; then arm the
+        timer of the next retry."""
         try:
-            while True:
-                self._again = False
-                if self._closing:
-                    return
-                if self._upcoming is None:  # nothing in flight (see below): from the earliest
-                    due = await self._store.due_notices(self._clock.now(), BURST)
-                else:
-                    due = await self._upcoming
-                    self._upcoming = None
-                if due:
-                    answers = await self._attempt(due, functools.partial(self._read_after, due[-1]))
-                    await self._recorded()  # the burst before: one write in flight at most
-                    self._recording = asyncio.create_task(self._record(due, answers))
+            while not self._closing:
+                self._nudge.clear()
+                if self._record_failed is not None:
+                    raise self._record_failed
+                waiting = sum(len(q) for q in self._waiting.values())
+                if self._more and waiting < AT_ONCE:
+                    self._more = False
+                    due = await self._store.due_notices(self._clock.now(), BATCH, self._last)
+                    self._more = self._more or len(due) == BATCH
+                    self._hand_out(due)
                     continue
-                if self._recording is not None:
-                    await self._recorded()  # then from the earliest: retries may be due
+                if waiting == 0 and self._attempting == 0:  # idle
+                    await self._store_answered()
+                    if self._last is not None:  # once more from the earliest: retries due
+                        self._last = None  # meanwhile, notices that committed late
+                        self._more = True
+                        continue
+                    if not self._more:
+                        break
                     continue
-                if not self._again:
-                    break
+                await self._nudge.wait()
         except IansError:  # the store is closing or broken: the next start resumes
             log.exception("the outbox stopped; pending notices resume at the next start")
             return
         except Exception:  # a defect: try again shortly rather than never
-            log.exception("an outbox burst failed; trying again in %s", RETRY_AFTER)
+            log.exception("the outbox failed; trying again in %s", RETRY_AFTER)
             self._timers.arm((OUTBOX, 0), self._clock.now() + RETRY_AFTER)
             return
         finally:
-            upcoming, self._upcoming = self._upcoming, None
-            if upcoming is not None:  # closing: what it read is attempted at the next start
-                upcoming.cancel()
-                await asyncio.gather(upcoming, return_exceptions=True)
-            try:
-                await self._recorded()
-            except Exception:  # its notices are still pending: attempted again
-                log.exception("storing the outcomes of a burst failed; they are attempted again")
-            await asyncio.gather(*(c.idle() for c in self._channels.values()))
+            await self._stop_attempting()
         due_at = await self._store.next_notice_due()
         if due_at is not None:
             self._timers.arm((OUTBOX, 0), due_at)
-        if self._again:  # woken while closing the burst: go again once this task is done
+        if self._more and not self._closing:  # woken as the run ended: go again
             asyncio.get_running_loop().call_soon(self.wake)
 
-    def _read_after(self, last: OutboxNotice) -> None:
-        """Start reading the next burst: the notices past `last`, the last of the burst
-        being attempted, so neither that burst's nor those of the one before it (earlier in
-        the same order), whose outcomes may not be stored yet."""
-        now = self._clock.now()
-        self._upcoming = asyncio.create_task(self._store.due_notices(now, BURST, after=last))
+    def _hand_out(self, due: list[OutboxNotice]) -> None:
+        """Queue the notices read, and start workers for them (AT_ONCE of each channel)."""
+        if not due:
+            return
+        self._last = due[-1]
+        for notice in due:
+            self._waiting.setdefault(notice.channel, deque()).append(notice)
+        for channel, queue in self._waiting.items():
+            workers = self._workers.setdefault(channel, set())
+            for _ in range(min(AT_ONCE - len(workers), len(queue))):
+                worker = asyncio.create_task(self._work(queue), name=f"ians-outbox-{channel}")
+                workers.add(worker)
+                worker.add_done_callback(workers.discard)
 
-    async def _recorded(self) -> None:
-        """Wait until the outcomes of the last burst are stored (raises what storing did)."""
-        recording, self._recording = self._recording, None
-        if recording is not None:
-            await recording
+    async def _work(self, queue: deque[OutboxNotice]) -> None:
+        """Attempt a channel's notices one after the other while any are waiting."""
+        try:
+            while queue and not self._closing:
+                notice = queue.popleft()
+                self._attempting += 1
+                if len(queue) < AT_ONCE:
+                    self._nudge.set()  # time to read the next ones
+                try:
+                    answer = await self._deliver(notice)
+                finally:
+                    self._attempting -= 1
+                self._answered.append((notice, answer))
+                if len(self._answered) >= BATCH and self._recording is None:
+                    self._recording = asyncio.create_task(self._record_answered())
+        finally:
+            self._nudge.set()
 
-    async def _attempt(
-        self, due: list[OutboxNotice], handed_out: Callable[[], None]
-    ) -> list[Answer]:
-        """Attempt every notice, AT_ONCE of each channel at a time, by as many workers
-        (rather than a task per notice, each waiting for a connection). `handed_out` is
-        called once the last notice is being attempted: the next burst is read meanwhile,
-        while its notices (claimed by this node on PostgreSQL) wait one exchange at most."""
-        answers: list[Answer] = [_NOT_TRIED] * len(due)
-        queues: dict[str, deque[int]] = {}
-        for i, notice in enumerate(due):
-            queues.setdefault(notice.channel, deque()).append(i)
-        left = len(due)
+    async def _record_answered(self) -> None:
+        """Store up to BATCH of the outcomes answered, in one write. A failure stops the
+        run (_run raises it); those notices are still pending, attempted again later."""
+        answered, self._answered = self._answered[:BATCH], self._answered[BATCH:]
+        try:
+            await self._record(answered)
+        except Exception as exc:
+            self._record_failed = exc
+        finally:
+            self._recording = None
+            self._nudge.set()
 
-        async def work(queue: deque[int]) -> None:
-            nonlocal left
-            while queue:
-                i = queue.popleft()
-                left -= 1
-                if left == 0:
-                    handed_out()
-                answers[i] = await self._deliver(due[i])
+    async def _store_answered(self) -> None:
+        """Wait until every outcome answered is stored (raises what storing did)."""
+        while self._record_failed is None and (self._recording is not None or self._answered):
+            if self._recording is None:
+                self._recording = asyncio.create_task(self._record_answered())
+            await asyncio.shield(self._recording)
+        if self._record_failed is not None:
+            raise self._record_failed
 
-        await asyncio.gather(
-            *(work(q) for q in queues.values() for _ in range(min(AT_ONCE, len(q))))
-        )
-        return answers
+    async def _stop_attempting(self) -> None:
+        """The run ends (done, closing or failed): the workers finish the notices they hold
+        and their outcomes are stored; what is waiting is attempted at the next run."""
+        self._waiting.clear()  # the workers take no more
+        self._last = None
+        await asyncio.gather(*(w for ws in self._workers.values() for w in ws))
+        if self._recording is not None:
+            await asyncio.shield(self._recording)
+        if self._record_failed is None:
+            try:
+                await self._store_answered()
+            except Exception:
+                log.exception("storing the outcomes of attempts failed; they are attempted again")
+        self._answered.clear()
+        self._record_failed = None
+        await asyncio.gather(*(c.idle() for c in self._channels.values()))
 
-    async def _record(self, due: list[OutboxNotice], answers: list[Answer]) -> None:
-        """Store the burst's outcomes in one write; escalate after final failures."""
+    async def _record(self, answered: list[tuple[OutboxNotice, Answer]]) -> None:
+        """Store the outcomes in one write; escalate after final failures."""
         now = self._clock.now()
         attempts = []
-        for notice, answer in zip(due, answers, strict=True):
+        for notice, answer in answered:
             number = notice.attempts + 1
             again = None
             if not answer.delivered and not answer.permanent and not answer.gone:

@@ -105,7 +105,7 @@ def services(api: Api) -> Services:
 
 
 async def settle(api: Api) -> None:
-    """Run what is due on the manual clock and wait for the outbox's burst."""
+    """Run what is due on the manual clock and wait until the outbox is idle."""
     running = services(api)
     await running.tracker.timers.run_due()
     await running.tracker.dispatcher.drain()

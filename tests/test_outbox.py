@@ -1,6 +1,7 @@
-"""The outbox's bursts, on each backend: every notice attempted once, and the next burst
-read while the last notices of one are being attempted (not sooner: on PostgreSQL a read
-claims its notices for this node)."""
+"""The outbox's flow, on each backend: every notice attempted once; the next notices read
+only once fewer than AT_ONCE are waiting (on PostgreSQL a read claims its notices for this
+node), past the last one read; and a notice whose receiver hangs holds up no other, not
+even those of a message sent after it."""
 
 from __future__ import annotations
 
@@ -21,18 +22,26 @@ Log = list[tuple[str, int | None]]
 
 
 class Channel:
-    """An external channel that takes a few turns of the loop per notice, and says when."""
+    """An external channel that takes a few turns of the loop per notice, and says when;
+    the notices to PoCs in `held` are answered only once `release` is set."""
 
     name = "fake"
 
-    def __init__(self, log: Log) -> None:
+    def __init__(self, log: Log, held: frozenset[str] = frozenset()) -> None:
         self.log = log
+        self.held = held
+        self.release = asyncio.Event()
+        self.answered = asyncio.Condition()
 
     async def deliver(self, notice: OutboxNotice) -> Answer:
         self.log.append(("start", notice.id))
+        if notice.poc in self.held:
+            await self.release.wait()
         for _ in range(3):
             await asyncio.sleep(0)
-        self.log.append(("end", notice.id))
+        async with self.answered:
+            self.log.append(("end", notice.id))
+            self.answered.notify_all()
         return Answer(True, "200 OK")
 
     async def idle(self) -> None:
@@ -42,21 +51,10 @@ class Channel:
         pass
 
 
-async def test_each_notice_once_and_the_next_burst_read_as_the_last_of_one_goes_out(
-    store: SqliteStore, tracker: Tracker, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(outbox, "BURST", 3)
-    log: Log = []
-    read = store.due_notices
-
-    async def logged(now, limit, after=None):  # type: ignore[no-untyped-def]
-        log.append(("read", None if after is None else after.id))
-        return await read(now, limit, after)
-
-    monkeypatch.setattr(store, "due_notices", logged)
-    await store.set_channels([("hun-1", "fake"), ("rou-1", "fake")])
+async def send_tests(tracker: Tracker, clock: ManualClock, count: int) -> list[str]:
+    """`count` tests to HUN and ROU (a notice to hun-1 and one to rou-1 each)."""
     sent = []
-    for _ in range(4):  # 8 notices: bursts of 3, 3 and 2
+    for _ in range(count):
         message, _ = await tracker.send(
             messages.TestDraft(
                 type=MessageType.TEST,
@@ -67,20 +65,74 @@ async def test_each_notice_once_and_the_next_burst_read_as_the_last_of_one_goes_
         )
         sent.append(message.id)
         clock.advance(timedelta(seconds=1))
+    return sent
+
+
+def logged_reads(store: SqliteStore, log: Log, monkeypatch: pytest.MonkeyPatch) -> None:
+    read = store.due_notices
+
+    async def logged(now, limit, after=None):  # type: ignore[no-untyped-def]
+        log.append(("read", None if after is None else after.id))
+        found = await read(now, limit, after)
+        log.extend(("got", n.id) for n in found)
+        return found
+
+    monkeypatch.setattr(store, "due_notices", logged)
+
+
+async def test_each_notice_once_and_the_next_read_when_few_are_left_waiting(
+    store: SqliteStore, tracker: Tracker, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "BATCH", 3)
+    monkeypatch.setattr(outbox, "AT_ONCE", 2)
+    log: Log = []
+    logged_reads(store, log, monkeypatch)
+    await store.set_channels([("hun-1", "fake"), ("rou-1", "fake")])
+    sent = await send_tests(tracker, clock, 5)  # 10 notices: reads of 3, 3, 3 and 1
     box = outbox.Outbox(
         store, clock, tracker.timers, tracker.dispatcher, [Channel(log)], [timedelta(seconds=10)]
     )
     box.wake()
     await box.drain()
     started = [n for kind, n in log if kind == "start"]
-    assert len(started) == 8 and len(set(started)) == 8
-    ahead = [(i, n) for i, (kind, n) in enumerate(log) if kind == "read" and n is not None]
+    assert len(started) == 10 and len(set(started)) == 10
     ids = sorted(n for n in started if n is not None)
-    assert [n for _, n in ahead] == [ids[2], ids[5], ids[7]]  # past each burst's last
-    for i, last in ahead:
-        before = {n for kind, n in log[:i] if kind == "start"}
-        assert before == {n for n in started if n is not None and n <= last}  # all handed out
-        assert ("end", last) in log[i:]  # and the last still being attempted
+    reads = [(i, n) for i, (kind, n) in enumerate(log) if kind == "read"]
+    assert [n for _, n in reads] == [None, ids[2], ids[5], ids[8], None]  # then from the start
+    for i, _ in reads[1:-1]:
+        got = sum(1 for kind, _ in log[:i] if kind == "got")
+        handed_out = sum(1 for kind, _ in log[:i] if kind == "start")
+        assert got - handed_out < 2  # fewer than AT_ONCE waiting
+    assert max(sum(1 for k, _ in log[:i] if k == "start") - sum(
+        1 for k, _ in log[:i] if k == "end") for i in range(len(log))) <= 2  # fmt: skip
     stored = [n for m in sent for n in await store.notices(m)]
     assert sorted(n.id for n in stored) == ids
+    assert {(n.state.value, n.attempts) for n in stored} == {("delivered", 1)}
+
+
+async def test_a_hanging_receiver_holds_up_no_other_notice(
+    store: SqliteStore, tracker: Tracker, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "BATCH", 4)
+    log: Log = []
+    await store.set_channels([("hun-1", "fake"), ("rou-1", "fake")])
+    first = await send_tests(tracker, clock, 3)
+    channel = Channel(log, held=frozenset({"hun-1"}))
+    box = outbox.Outbox(
+        store, clock, tracker.timers, tracker.dispatcher, [channel], [timedelta(seconds=10)]
+    )
+    box.wake()
+    later = await send_tests(tracker, clock, 2)  # while hun-1's attempts hang
+    rou = {n.id for m in first + later for n in await store.notices(m) if n.poc == "rou-1"}
+
+    async with channel.answered:  # every rou-1 notice, while hun-1's hang
+        ended = channel.answered.wait_for(lambda: rou <= {n for k, n in log if k == "end"})
+        await asyncio.wait_for(ended, 5)
+    assert not any(kind == "end" and n not in rou for kind, n in log)
+    stored = [n for m in first + later for n in await store.notices(m)]
+    assert {n.state.value for n in stored if n.poc == "rou-1"} <= {"delivered", "pending"}
+    channel.release.set()
+    await box.drain()
+    stored = [n for m in first + later for n in await store.notices(m)]
+    assert len(stored) == 10
     assert {(n.state.value, n.attempts) for n in stored} == {("delivered", 1)}

@@ -284,6 +284,25 @@ async def test_an_answer_slower_than_the_timeout_is_retried(
     assert delivered["attempt"] == 2
 
 
+async def test_a_receiver_that_hangs_holds_up_no_other_notice(
+    make_api: AppFactory, receiver: Receiver
+) -> None:
+    api = await make_api(delivery=hooks(timeout=30))
+    await subscribe(api, receiver, "hun-1", "aut-1")
+    release = asyncio.Event()
+    receiver.answer("/hun-1", Reply(200, hold=release))
+    first = await send(api, ["HUN"])
+    await receiver.wait_for(1, "/hun-1")  # its answer hangs
+    later = await send(api, ["AUT"])
+    [at_aut] = await receiver.wait_for(1, "/aut-1")  # meanwhile, not after it
+    assert at_aut.verified and not release.is_set()
+    release.set()
+    await settle(api)
+    for sent in (first, later):
+        [delivered] = webhook_events(await events(api, sent["id"], "delivered"))
+        assert delivered["attempt"] == 1
+
+
 async def test_a_receiver_that_is_down_is_retried(
     make_api: AppFactory, receiver: Receiver, clock: ManualClock
 ) -> None:

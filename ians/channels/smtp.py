@@ -28,9 +28,9 @@ class SmtpSender:
         self._idle: list[aiosmtplib.SMTP] = []
         self._slots = asyncio.Semaphore(config.connections)
         self.sessions_opened = 0  # for tests and benchmarks: sessions are reused
-        # why the relay could not be reached in this burst: the rest of it is not attempted
-        # (each would wait for its own timeout) and fails at once the same way, until the
-        # burst ends or UNREACHABLE_FOR has passed (for mail sent outside bursts)
+        # why the relay could not be reached: the notices behind are not attempted (each
+        # would wait for its own timeout) and fail at once the same way, until the outbox
+        # is idle or UNREACHABLE_FOR has passed
         self._unreachable: str | None = None
         self._unreachable_at = 0.0
 
@@ -72,7 +72,7 @@ class SmtpSender:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def close(self) -> None:
-        """Close the idle sessions (the end of a burst); the next burst tries the relay again."""
+        """Close the idle sessions (the outbox is idle); the next notice tries the relay again."""
         self._unreachable = None
         idle, self._idle = self._idle, []
         await asyncio.gather(*(_quit(s) for s in idle))

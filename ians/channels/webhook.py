@@ -88,10 +88,10 @@ class WebhookChannel:
         self.issued_at: dict[str, datetime] = {}
         self.disabled_at: dict[str, datetime] = {}
         self._session: aiohttp.ClientSession | None = None
-        # requests wait here rather than in the connector's queue: cheaper for a burst of
-        # a thousand notices over CONNECTIONS connections
+        # requests wait here rather than in the connector's queue: cheaper for a thousand
+        # notices over CONNECTIONS connections
         self._slots = asyncio.Semaphore(CONNECTIONS)
-        self._rendered = Renderings(self._render)  # a message's body, once for a burst
+        self._rendered = Renderings(self._render)  # a message's body, once for its notices
 
     async def load(self) -> list[str]:
         """Read the secrets and the switched-off webhooks; the PoCs to queue notices for
@@ -166,7 +166,7 @@ class WebhookChannel:
         return answer
 
     async def idle(self) -> None:
-        """Connections stay open between bursts: the next notice reuses them."""
+        """Connections stay open when the outbox is idle: the next notice reuses them."""
 
     async def close(self) -> None:
         if self._session is not None:

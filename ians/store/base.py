@@ -338,8 +338,8 @@ class Store(ABC):
         self, now: datetime, limit: int, after: OutboxNotice | None = None
     ) -> list[OutboxNotice]:
         """Pending notices whose next attempt is due at `now`, earliest first (by `due_at`,
-        then id); only those after `after` in that order when given (the outbox reads the
-        next burst past the one whose outcomes it is storing)."""
+        then id); only those after `after` in that order when given (the outbox reads its
+        next notices past the last it read, whose outcomes may not be stored yet)."""
 
     @abstractmethod
     async def next_notice_due(self) -> datetime | None:

@@ -151,7 +151,7 @@ def record_attempts(conn: sqlite3.Connection, items: list[list[Attempt]]) -> lis
     (`rules.escalate_now`). An attempt whose notice is no longer pending, or whose number
     is not the next one (a stale or repeated outcome), changes nothing. A `gone` attempt
     also switches the PoC's channel off, with a `channel_disabled` event. Returns, per
-    item, the escalations made. A burst of a thousand outcomes is one SELECT of its
+    item, the escalations made. A thousand outcomes are one SELECT of their
     notices, one executemany UPDATE and one INSERT of its events.
     """
     ids = [a.notice_id for attempts in items for a in attempts]
@@ -243,8 +243,8 @@ NOTICE_COLUMNS = (
 
 
 def after_key(after: OutboxNotice | None) -> tuple[int, int]:
-    """(next_attempt_at, id) that a read of due notices starts after: the last notice of
-    the burst before, or before every notice."""
+    """(next_attempt_at, id) that a read of due notices starts after: the last notice the
+    outbox read, or before every notice."""
     if after is None or after.due_at is None:
         return (-1, 0)
     return (to_us(after.due_at), after.id)

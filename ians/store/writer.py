@@ -83,7 +83,7 @@ _DISPATCH = {
     # named tuples as their fields, without copyreg's __reduce_ex__ (~0.4 us each)
     Chase: lambda c: (Chase, tuple(c)),
     Event: lambda e: (Event, tuple(e)),
-    Attempt: lambda a: (Attempt, tuple(a)),  # an outbox burst's outcomes, a thousand
+    Attempt: lambda a: (Attempt, tuple(a)),  # the outbox's outcomes, a thousand a write
 }
 
 
