@@ -172,11 +172,12 @@ class Outbox:
         for channel, queue in self._waiting.items():
             workers = self._workers.setdefault(channel, set())
             for _ in range(min(AT_ONCE - len(workers), len(queue))):
-                worker = asyncio.create_task(self._work(queue), name=f"ians-outbox-{channel}")
+                work = self._work(queue, workers)
+                worker = asyncio.create_task(work, name=f"ians-outbox-{channel}")
                 workers.add(worker)
-                worker.add_done_callback(workers.discard)
+                worker.add_done_callback(workers.discard)  # also if cancelled before it ran
 
-    async def _work(self, queue: deque[OutboxNotice]) -> None:
+    async def _work(self, queue: deque[OutboxNotice], workers: set[asyncio.Task[None]]) -> None:
         """Attempt a channel's notices one after the other while any are waiting."""
         try:
             while queue and not self._closing:
@@ -192,6 +193,9 @@ class Outbox:
                 if len(self._answered) >= BATCH and self._recording is None:
                     self._recording = asyncio.create_task(self._record_answered())
         finally:
+            # out of the count as it leaves the loop, not once its task is done: notices
+            # queued meanwhile get a worker of their own
+            workers.discard(asyncio.current_task())
             self._nudge.set()
 
     async def _record_answered(self) -> None:
@@ -218,9 +222,12 @@ class Outbox:
     async def _stop_attempting(self) -> None:
         """The run ends (done, closing or failed): the workers finish the notices they hold
         and their outcomes are stored; what is waiting is attempted at the next run."""
-        self._waiting.clear()  # the workers take no more
+        for queue in self._waiting.values():
+            queue.clear()  # the workers take no more
         self._last = None
-        await asyncio.gather(*(w for ws in self._workers.values() for w in ws))
+        await asyncio.gather(
+            *(w for ws in self._workers.values() for w in ws), return_exceptions=True
+        )
         if self._recording is not None:
             await asyncio.shield(self._recording)
         if self._record_failed is None:

@@ -136,3 +136,53 @@ async def test_a_hanging_receiver_holds_up_no_other_notice(
     stored = [n for m in first + later for n in await store.notices(m)]
     assert len(stored) == 10
     assert {(n.state.value, n.attempts) for n in stored} == {("delivered", 1)}
+
+
+class Racing(Channel):
+    """Answers its first notice just as the outbox's second read returns: that worker
+    leaves its loop in the same turn as the read's notices are queued."""
+
+    def __init__(self, log: Log) -> None:
+        super().__init__(log)
+        self.second_read = asyncio.Event()
+        self.answered_first = asyncio.Event()
+
+    async def deliver(self, notice: OutboxNotice) -> Answer:
+        self.log.append(("start", notice.id))
+        if not self.answered_first.is_set():
+            await self.second_read.wait()
+            self.answered_first.set()  # wakes the read; this worker then has no notice left
+        self.log.append(("end", notice.id))
+        return Answer(True, "200 OK")
+
+
+async def test_notices_read_as_the_last_worker_leaves_get_a_worker(
+    store: SqliteStore, tracker: Tracker, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "BATCH", 1)
+    monkeypatch.setattr(outbox, "AT_ONCE", 1)
+    log: Log = []
+    channel = Racing(log)
+    read = store.due_notices
+    reads = 0
+
+    async def racing(now, limit, after=None):  # type: ignore[no-untyped-def]
+        nonlocal reads
+        reads += 1
+        found = await read(now, limit, after)
+        if reads == 2:
+            channel.second_read.set()
+            await channel.answered_first.wait()
+        return found
+
+    monkeypatch.setattr(store, "due_notices", racing)
+    await store.set_channels([("hun-1", "fake"), ("rou-1", "fake")])
+    sent = await send_tests(tracker, clock, 1)
+    box = outbox.Outbox(
+        store, clock, tracker.timers, tracker.dispatcher, [channel], [timedelta(seconds=10)]
+    )
+    box.wake()
+    await asyncio.wait_for(box.drain(), 5)
+    stored = await store.notices(sent[0])
+    assert {(n.state.value, n.attempts) for n in stored} == {("delivered", 1)}
+    assert len(stored) == 2
