@@ -277,7 +277,8 @@ def tmp_db(prefix: str) -> Path:
 
 
 def _jiffies(helpers: tuple[int, ...] = ()) -> tuple[int, int]:
-    """(busy jiffies of the whole machine, of this process and its helper processes) so far."""
+    """(busy jiffies of the whole machine, of this process, its helper processes and the
+    child processes it has waited for, such as a benchmark's servers and receivers) so far."""
     with open("/proc/stat") as stat:
         fields = [int(x) for x in stat.readline().split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
@@ -287,12 +288,14 @@ def _jiffies(helpers: tuple[int, ...] = ()) -> tuple[int, int]:
         with open(f"/proc/{pid}/stat") as stat:
             times = stat.read().rsplit(")", 1)[1].split()
         own += int(times[11]) + int(times[12])  # utime + stime (all threads)
+        own += int(times[13]) + int(times[14])  # of the children waited for (and theirs)
     return busy, own
 
 
 class CpuShare:
     """CPU used since creation by this process (with its helpers, such as the store's
-    writer process) and by everything else on the machine.
+    writer process, and the child processes it has stopped, such as a round's server and
+    receiver) and by everything else on the machine.
 
     Other processes (tests, builds) on this 2-core machine skew the figures: each
     benchmark prints this so a run under contention can be recognised and repeated.
@@ -317,5 +320,5 @@ class CpuShare:
     def __str__(self) -> str:
         mine, others = self.cores()
         warning = "  (other load: figures are pessimistic)" if others > 0.2 else ""
-        ours = "this process and its writer" if self._helpers else "this process"
+        ours = "this process and its writer" if self._helpers else "this process and its children"
         return f"cpu: {ours} {mine:.2f} cores, other processes {others:.2f} cores{warning}"
