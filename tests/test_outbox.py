@@ -68,6 +68,18 @@ async def send_tests(tracker: Tracker, clock: ManualClock, count: int) -> list[s
     return sent
 
 
+def limits(monkeypatch: pytest.MonkeyPatch, batch: int, at_once: int = outbox.AT_ONCE) -> None:
+    monkeypatch.setattr(outbox, "BATCH", batch)
+    monkeypatch.setattr(outbox, "AT_ONCE", at_once)
+
+
+def outbox_of(
+    store: SqliteStore, tracker: Tracker, clock: ManualClock, channel: Channel
+) -> outbox.Outbox:
+    retries = [timedelta(seconds=10)]
+    return outbox.Outbox(store, clock, tracker.timers, tracker.dispatcher, [channel], retries)
+
+
 def logged_reads(store: SqliteStore, log: Log, monkeypatch: pytest.MonkeyPatch) -> None:
     read = store.due_notices
 
@@ -83,15 +95,12 @@ def logged_reads(store: SqliteStore, log: Log, monkeypatch: pytest.MonkeyPatch) 
 async def test_each_notice_once_and_the_next_read_when_few_are_left_waiting(
     store: SqliteStore, tracker: Tracker, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(outbox, "BATCH", 3)
-    monkeypatch.setattr(outbox, "AT_ONCE", 2)
+    limits(monkeypatch, batch=3, at_once=2)
     log: Log = []
     logged_reads(store, log, monkeypatch)
     await store.set_channels([("hun-1", "fake"), ("rou-1", "fake")])
     sent = await send_tests(tracker, clock, 5)  # 10 notices: reads of 3, 3, 3 and 1
-    box = outbox.Outbox(
-        store, clock, tracker.timers, tracker.dispatcher, [Channel(log)], [timedelta(seconds=10)]
-    )
+    box = outbox_of(store, tracker, clock, Channel(log))
     box.wake()
     await box.drain()
     started = [n for kind, n in log if kind == "start"]
@@ -113,14 +122,12 @@ async def test_each_notice_once_and_the_next_read_when_few_are_left_waiting(
 async def test_a_hanging_receiver_holds_up_no_other_notice(
     store: SqliteStore, tracker: Tracker, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(outbox, "BATCH", 4)
+    limits(monkeypatch, batch=4)
     log: Log = []
     await store.set_channels([("hun-1", "fake"), ("rou-1", "fake")])
     first = await send_tests(tracker, clock, 3)
     channel = Channel(log, held=frozenset({"hun-1"}))
-    box = outbox.Outbox(
-        store, clock, tracker.timers, tracker.dispatcher, [channel], [timedelta(seconds=10)]
-    )
+    box = outbox_of(store, tracker, clock, channel)
     box.wake()
     later = await send_tests(tracker, clock, 2)  # while hun-1's attempts hang
     rou = {n.id for m in first + later for n in await store.notices(m) if n.poc == "rou-1"}
@@ -159,8 +166,7 @@ class Racing(Channel):
 async def test_notices_read_as_the_last_worker_leaves_get_a_worker(
     store: SqliteStore, tracker: Tracker, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(outbox, "BATCH", 1)
-    monkeypatch.setattr(outbox, "AT_ONCE", 1)
+    limits(monkeypatch, batch=1, at_once=1)
     log: Log = []
     channel = Racing(log)
     read = store.due_notices
@@ -178,9 +184,7 @@ async def test_notices_read_as_the_last_worker_leaves_get_a_worker(
     monkeypatch.setattr(store, "due_notices", racing)
     await store.set_channels([("hun-1", "fake"), ("rou-1", "fake")])
     sent = await send_tests(tracker, clock, 1)
-    box = outbox.Outbox(
-        store, clock, tracker.timers, tracker.dispatcher, [channel], [timedelta(seconds=10)]
-    )
+    box = outbox_of(store, tracker, clock, channel)
     box.wake()
     await asyncio.wait_for(box.drain(), 5)
     stored = await store.notices(sent[0])
