@@ -9,15 +9,16 @@ answered: a receiver that hangs until the timeout holds up one worker, never the
 notices behind it. The next notices are read once fewer than AT_ONCE are waiting, past
 the last one read (so no notice is attempted twice at once; on PostgreSQL a read claims
 its notices for this node, so they are claimed shortly before their attempt). Outcomes
-are stored BATCH at a time in one write, and whatever is left once nothing is being
-attempted. A temporary failure is tried again on the `delivery.retries` schedule of the
-injected clock (divided by the speed of a scaled exercise; no sooner than a peer's
-`Retry-After`), a permanent one (or the end of the schedule) is final and escalates the
-country; a peer that says it is gone (HTTP 410) switches the PoC's channel off. Each
-attempt's outcome is stored with its `delivered` or `delivery_failed` event in one
-transaction. After a start, whatever is still pending is attempted again: a notice whose
-outcome had not been stored before a crash is sent again with the same id
-(`Message-ID`, `webhook-id`), so peers can drop the duplicate.
+are stored one write at a time: BATCH to a write while notices are waiting, as they come
+once none are. A temporary failure is tried again on the `delivery.retries` schedule of
+the injected clock (divided by the speed of a scaled exercise; no sooner than a peer's
+`Retry-After`; its timer armed as the failure is stored), a permanent one (or the end
+of the schedule) is final and escalates the country; a peer that says it is gone (HTTP
+410) switches the PoC's channel off. Each attempt's outcome is stored with its
+`delivered` or `delivery_failed` event in one transaction. After a start, whatever is
+still pending is attempted again: a notice whose outcome had not been stored before a
+crash is sent again with the same id (`Message-ID`, `webhook-id`), so peers can drop
+the duplicate.
 """
 
 from __future__ import annotations
@@ -190,13 +191,21 @@ class Outbox:
                 finally:
                     self._attempting -= 1
                 self._answered.append((notice, answer))
-                if len(self._answered) >= BATCH and self._recording is None:
-                    self._recording = asyncio.create_task(self._record_answered())
+                self._start_recording()
         finally:
             # out of the count as it leaves the loop, not once its task is done: notices
             # queued meanwhile get a worker of their own
             workers.discard(asyncio.current_task())
             self._nudge.set()
+
+    def _start_recording(self) -> None:
+        """Store the outcomes answered, one write at a time: BATCH to a write while notices
+        are waiting, and as they come once none are (a receiver that hangs holds up no
+        other notice's outcome, nor its retry)."""
+        if self._recording is not None or not self._answered or self._record_failed:
+            return
+        if len(self._answered) >= BATCH or not any(self._waiting.values()):
+            self._recording = asyncio.create_task(self._record_answered())
 
     async def _record_answered(self) -> None:
         """Store up to BATCH of the outcomes answered, in one write. A failure stops the
@@ -209,6 +218,7 @@ class Outbox:
         finally:
             self._recording = None
             self._nudge.set()
+        self._start_recording()  # what was answered meanwhile
 
     async def _store_answered(self) -> None:
         """Wait until every outcome answered is stored (raises what storing did)."""
@@ -273,6 +283,10 @@ class Outbox:
                     f" (again at {again:%H:%M:%S})" if again else " (final)",
                 )
         escalations = await self._store.record_attempts(attempts)
+        retries = [a.retry_at for a in attempts if a.retry_at is not None]
+        armed = self._timers.due_at((OUTBOX, 0))
+        if retries and (armed is None or min(retries) < armed):  # due while this run goes on
+            self._timers.arm((OUTBOX, 0), min(retries))
         self._dispatcher.submit(
             [Notice(NoticeKind.MESSAGE, e.message_id, e.poc, e.country or "", e.at)
              for e in escalations if e.poc is not None]

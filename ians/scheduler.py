@@ -83,6 +83,10 @@ class TimerWheel:
     def is_armed(self, key: TimerKey) -> bool:
         return key in self._armed
 
+    def due_at(self, key: TimerKey) -> datetime | None:
+        """When `key` fires, None when it is not armed."""
+        return self._armed.get(key)
+
     def next_due(self) -> datetime | None:
         self._drop_stale()
         return self._heap[0][0] if self._heap else None

@@ -30,6 +30,7 @@ from ians.web.views import WebhookNotice
 from tests.conftest import ADMIN_TOKEN, AppFactory, early_warning
 from tests.email_fixtures import events, services, settle
 from tests.web.test_sessions import sign_in
+from tests.web.test_streams import until
 from tests.webhook_receiver import Receiver, Reply, json_of
 
 BOTH_BACKENDS = True  # also on PostgreSQL (tests/conftest.py)
@@ -115,6 +116,16 @@ async def stored_notices(db: str, message_id: str) -> list[tuple[str, int, str]]
 
 def webhook_events(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in found if e.get("channel") == "webhook"]
+
+
+async def stored_event(api: Any, message_id: str, kind: str, poc: str) -> list[dict[str, Any]]:
+    """The message's webhook events of `kind` for `poc`, once there are any (within 5 s)."""
+    async with asyncio.timeout(5):
+        while True:
+            found = webhook_events(await events(api, message_id, kind))
+            if mine := [e for e in found if e["poc"] == poc]:
+                return mine
+            await asyncio.sleep(0)  # a turn of the loop: the outcome is being stored
 
 
 async def test_500_500_200_is_one_notice_in_three_attempts_with_one_id(
@@ -301,6 +312,28 @@ async def test_a_receiver_that_hangs_holds_up_no_other_notice(
     for sent in (first, later):
         [delivered] = webhook_events(await events(api, sent["id"], "delivered"))
         assert delivered["attempt"] == 1
+
+
+async def test_a_retry_comes_due_and_goes_out_while_a_receiver_hangs(
+    make_api: AppFactory, receiver: Receiver, clock: ManualClock
+) -> None:
+    api = await make_api(delivery=hooks(timeout=30))
+    await subscribe(api, receiver, "hun-1", "aut-1")
+    release = asyncio.Event()
+    receiver.answer("/hun-1", Reply(200, hold=release))
+    receiver.answer("/aut-1", 500, 200)
+    sent = await send(api, ["HUN", "AUT"])
+    timers = services(api).tracker.timers
+    await until(lambda: timers.due_at(("outbox", 0)) is not None)  # aut-1's 500 stored
+    clock.advance(timedelta(seconds=10))
+    await timers.run_due()
+    first, second = await receiver.wait_for(2, "/aut-1")
+    assert first.id == second.id
+    [delivered] = await stored_event(api, sent["id"], "delivered", "aut-1")
+    assert delivered["attempt"] == 2 and not release.is_set()  # hun-1 still hangs
+    release.set()
+    await settle(api)
+    assert len(webhook_events(await events(api, sent["id"], "delivered"))) == 2
 
 
 async def test_a_receiver_that_is_down_is_retried(
