@@ -81,8 +81,8 @@ class Outbox:
         self._nudge = asyncio.Event()  # something changed that the run loop waits on
         self._last: OutboxNotice | None = None  # the last notice read: the next read's start
         self._waiting: dict[str, deque[OutboxNotice]] = {}  # read, by channel, in order
-        self._workers: dict[str, set[asyncio.Task[None]]] = {}  # by channel, AT_ONCE at most
-        self._attempting = 0  # notices handed to a worker, not answered yet
+        # by channel, AT_ONCE at most; a worker is in its set while it attempts notices
+        self._workers: dict[str, set[asyncio.Task[None]]] = {}
         self._answered: list[tuple[OutboxNotice, Answer]] = []  # their outcomes not stored
         self._recording: asyncio.Task[None] | None = None  # storing outcomes, one write
         self._record_failed: Exception | None = None  # raised in the run: it stops
@@ -138,7 +138,7 @@ class Outbox:
                     self._more = self._more or len(due) == BATCH
                     self._hand_out(due)
                     continue
-                if waiting == 0 and self._attempting == 0:  # idle
+                if waiting == 0 and not any(self._workers.values()):  # idle
                     await self._store_answered()
                     if self._last is not None:  # once more from the earliest: retries due
                         self._last = None  # meanwhile, notices that committed late
@@ -183,14 +183,10 @@ class Outbox:
         try:
             while queue and not self._closing:
                 notice = queue.popleft()
-                self._attempting += 1
                 if len(queue) < AT_ONCE:
                     self._nudge.set()  # time to read the next ones
-                try:
-                    answer = await self._deliver(notice)
-                finally:
-                    self._attempting -= 1
-                self._answered.append((notice, answer))
+                answer = await self._deliver(notice)  # before naming the list: storing
+                self._answered.append((notice, answer))  # outcomes replaces it meanwhile
                 self._start_recording()
         finally:
             # out of the count as it leaves the loop, not once its task is done: notices
@@ -238,8 +234,6 @@ class Outbox:
         await asyncio.gather(
             *(w for ws in self._workers.values() for w in ws), return_exceptions=True
         )
-        if self._recording is not None:
-            await asyncio.shield(self._recording)
         if self._record_failed is None:
             try:
                 await self._store_answered()

@@ -88,8 +88,8 @@ class WebhookChannel:
         self.issued_at: dict[str, datetime] = {}
         self.disabled_at: dict[str, datetime] = {}
         self._session: aiohttp.ClientSession | None = None
-        # requests wait here rather than in the connector's queue: cheaper for a thousand
-        # notices over CONNECTIONS connections
+        # at most CONNECTIONS requests at once, each signed as it gets its connection (the
+        # outbox attempts no more than that at a time; this keeps it so if that changes)
         self._slots = asyncio.Semaphore(CONNECTIONS)
         self._rendered = Renderings(self._render)  # a message's body, once for its notices
 

@@ -152,7 +152,7 @@ def record_attempts(conn: sqlite3.Connection, items: list[list[Attempt]]) -> lis
     is not the next one (a stale or repeated outcome), changes nothing. A `gone` attempt
     also switches the PoC's channel off, with a `channel_disabled` event. Returns, per
     item, the escalations made. A thousand outcomes are one SELECT of their
-    notices, one executemany UPDATE and one INSERT of its events.
+    notices, one executemany UPDATE and one INSERT of their events.
     """
     ids = [a.notice_id for attempts in items for a in attempts]
     notices: dict[int, list[Any]] = {
